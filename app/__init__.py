@@ -1,0 +1,69 @@
+"""Stockroom: selling from inventory on Flask and PostgreSQL."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import config
+from app.db.embedded import AutoStart, EmbeddedPostgres
+from app.db.engine import engine_options, install_connect_hooks
+from app.db.pool_plan import plan_from_environment
+from app.extensions import db, migrate
+from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH, MIGRATIONS_DIR, TEMPLATES_DIR
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; ``test_config`` overrides settings read from the environment."""
+    app = Flask(__name__, instance_path=str(INSTANCE_PATH), template_folder=str(TEMPLATES_DIR))
+    app.config.from_mapping(config.load(INSTANCE_PATH, test_config))
+    register_database(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_database(app: Flask) -> None:
+    """Attach SQLAlchemy and migrations, with pools sized by the gunicorn master's plan."""
+    from app import models  # noqa: F401  (every table in the metadata)
+
+    plan = plan_from_environment()
+    autostart = None
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        server = EmbeddedPostgres(EMBEDDED_PGDATA)
+        app.config["SQLALCHEMY_DATABASE_URI"] = server.url()
+        app.extensions["stockroom.embedded"] = server
+        autostart = AutoStart(server)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config, plan))
+    app.extensions["stockroom.pool_plan"] = plan
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    role = app.config.get("APP_ROLE") or ("web" if plan else "cli")
+    with app.app_context():
+        install_connect_hooks(db.engine, role=role, autostart=autostart)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the routes."""
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """problem+json for the API, 503 with Retry-After when the database is away."""
+    from app.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``flask`` subcommands."""
+    from app.api.cli import api_token
+    from app.auth.cli import create_admin
+    from app.db.cli import devdb, pool_plan
+    from app.seed.cli import seed
+    from app.serve import serve
+
+    for command in (api_token, create_admin, devdb, pool_plan, seed, serve):
+        app.cli.add_command(command)

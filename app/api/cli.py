@@ -1,0 +1,31 @@
+"""``flask api-token``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from app.api.tokens import issue_token
+from app.extensions import db
+
+
+@click.group("api-token")
+def api_token() -> None:
+    """Manage bearer tokens for the JSON API."""
+
+
+@api_token.command("create")
+@click.argument("name")
+@with_appcontext
+def create(name: str) -> None:
+    """Create a token and print it; it cannot be shown again."""
+    try:
+        token, plain = issue_token(db.session, name)
+        db.session.commit()
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"API token {token.name!r} (id {token.id}); store it now, it is not shown again:", err=True
+    )
+    click.echo(plain)

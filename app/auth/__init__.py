@@ -1,0 +1,1 @@
+"""Admin users: who may use the console and the reports."""

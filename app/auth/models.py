@@ -1,0 +1,39 @@
+"""Admin users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.db.columns import BigIntPk, CreatedAt
+from app.extensions import db
+
+
+class AdminUser(db.Model):
+    """An operator who may log in to /admin/ and /reports/."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint("char_length(email) BETWEEN 3 AND 320", name="email_length"),
+    )
+
+    id: Mapped[BigIntPk]
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def set_password(self, password: str) -> None:
+        """Store a salted scrypt hash of ``password``."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """Whether ``password`` matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<AdminUser {self.email!r}>"

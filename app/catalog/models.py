@@ -1,0 +1,40 @@
+"""Products: what Stockroom sells, with the stock on hand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.columns import BigIntPk, CreatedAt, UpdatedAt
+from app.extensions import db
+
+
+class Product(db.Model):
+    """A sellable item. ``version`` bumps on every update (optimistic locking)."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("char_length(sku) BETWEEN 1 AND 64", name="sku_length"),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 200", name="name_length"),
+        Index("ix_products_name", "name"),
+    )
+
+    id: Mapped[BigIntPk]
+    sku: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Product {self.id} {self.sku!r} stock={self.stock}>"

@@ -1,0 +1,93 @@
+"""Settings read from the environment, with the defaults the README documents."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """An environment variable holds a value the app cannot use."""
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Read a whole number from the environment, failing with a message that names it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def default_workers() -> int:
+    """Gunicorn workers when WEB_CONCURRENCY is unset: the usual 2 x CPUs + 1."""
+    return env_int("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1, minimum=1)
+
+
+def default_threads() -> int:
+    """Threads per gunicorn worker (gthread)."""
+    return env_int("GUNICORN_THREADS", 4, minimum=1)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Make a libpq-style URL use psycopg 3 (``postgresql://`` means psycopg here)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("postgresql+psycopg://"):
+        return url
+    raise ConfigError(
+        f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), got {url.split(':', 1)[0]}://..."
+    )
+
+
+def is_production() -> bool:
+    """Whether FLASK_ENV or APP_ENV says production."""
+    return "production" in {os.environ.get("FLASK_ENV", ""), os.environ.get("APP_ENV", "")}
+
+
+def secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment; in development, generated once into instance/."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    if is_production():
+        raise ConfigError("SECRET_KEY must be set when FLASK_ENV/APP_ENV is production")
+    path = instance_path / "secret_key"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: several gunicorn workers may race to create it; one wins, all read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(instance_path: Path, overrides: dict | None = None) -> dict:
+    """The app's configuration from the environment, then ``overrides`` (tests)."""
+    overrides = overrides or {}
+    database_url = os.environ.get("DATABASE_URL", "").strip()
+    settings = {
+        "SECRET_KEY": overrides.get("SECRET_KEY") or secret_key(instance_path),
+        # None means: the embedded server in instance/postgres (see create_app).
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url) if database_url else None,
+        "APP_INSTANCES": env_int("APP_INSTANCES", 1, minimum=1),
+        "DB_POOL_RESERVED": env_int("DB_POOL_RESERVED", 5),
+        "DB_POOL_TIMEOUT": env_int("DB_POOL_TIMEOUT", 5, minimum=1),
+        "DB_POOL_RECYCLE": env_int("DB_POOL_RECYCLE", 1800, minimum=60),
+        "DB_CONNECT_TIMEOUT": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1),
+        "DB_STATEMENT_TIMEOUT_MS": env_int("DB_STATEMENT_TIMEOUT_MS", 5000),
+        "DB_LOCK_TIMEOUT_MS": env_int("DB_LOCK_TIMEOUT_MS", 2000),
+        "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": env_int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000),
+        "SLOW_QUERY_MS": env_int("SLOW_QUERY_MS", 200),
+        "GUNICORN_THREADS": default_threads(),
+        "SQLALCHEMY_RECORD_QUERIES": False,
+    }
+    return settings | overrides

@@ -1,0 +1,39 @@
+"""Customers."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, Text, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.columns import BigIntPk, CreatedAt, UpdatedAt
+from app.extensions import db
+
+REGIONS = ("north-america", "latin-america", "europe", "africa", "middle-east", "asia-pacific")
+
+
+class Customer(db.Model):
+    """A buyer. ``public_id`` is the id shown outside; ``email`` is stored lower-cased."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        # Lower-case storage makes the plain unique index case-insensitive.
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint("char_length(email) BETWEEN 3 AND 320", name="email_length"),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint("char_length(region) BETWEEN 1 AND 64", name="region_length"),
+    )
+
+    id: Mapped[BigIntPk]
+    public_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, unique=True, server_default=text("gen_random_uuid()")
+    )
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    region: Mapped[str] = mapped_column(Text, index=True)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.id} {self.email!r}>"

@@ -1,0 +1,1 @@
+"""Database plumbing: the embedded server, pool sizing and engine settings."""

@@ -1,0 +1,110 @@
+"""Error responses: RFC 9457 problem+json for the API, and database failures mapped
+to the statuses the contract promises (503 with Retry-After, never a 500)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 2
+
+# SQLSTATEs that mean "try again shortly", with the problem they become.
+_RETRYABLE = {
+    "55P03": (409, "conflict", "Conflict", "A row this request needs is locked; retry shortly."),
+    "40001": (409, "conflict", "Conflict", "A concurrent change conflicted; retry shortly."),
+    "40P01": (409, "conflict", "Conflict", "A concurrent change conflicted; retry shortly."),
+    "57014": (
+        503,
+        "statement-timeout",
+        "Query timed out",
+        "The database did not answer in time; retry shortly.",
+    ),
+}
+_UNAVAILABLE = (
+    503,
+    "database-unavailable",
+    "Database unavailable",
+    "The database cannot be reached right now; retry shortly.",
+)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    type_: str | None = None,
+    headers: dict | None = None,
+    **extra,
+) -> Response:
+    """A problem+json response; ``type_`` is a slug under /problems/ (about:blank if None)."""
+    body = {
+        "type": f"/problems/{type_}" if type_ else "about:blank",
+        "title": title,
+        "status": status,
+        **({"detail": detail} if detail else {}),
+        **extra,
+    }
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def wants_problem_json() -> bool:
+    """API clients get problem+json; browsers get HTML."""
+    return request.path.startswith("/api/")
+
+
+def database_failure(error: sa_exc.SQLAlchemyError) -> tuple[int, str, str, str]:
+    """Classify a database error as (status, type, title, detail)."""
+    if isinstance(error, sa_exc.TimeoutError):
+        return (
+            503,
+            "pool-timeout",
+            "Server busy",
+            "No database connection became free in time; retry shortly.",
+        )
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if sqlstate in _RETRYABLE:
+        return _RETRYABLE[sqlstate]
+    return _UNAVAILABLE
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on ``app``."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if not wants_problem_json():
+            return error
+        # Keep headers such as Allow (405) but not the HTML content type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return problem(error.code or 500, error.name, error.description, headers=headers)
+
+    @app.errorhandler(sa_exc.TimeoutError)
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def database_error(error: sa_exc.SQLAlchemyError):
+        status, type_, title, detail = database_failure(error)
+        log.warning(
+            "database error on %s %s: %s", request.method, request.path, str(error).splitlines()[0]
+        )
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if wants_problem_json():
+            return problem(status, title, detail, type_=type_, headers=headers)
+        return Response(
+            f"{title}. {detail}\n", status=status, headers=headers, mimetype="text/plain"
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_problem_json():
+            return problem(500, "Internal Server Error", "An unexpected error occurred.")
+        return Response("Internal Server Error\n", status=500, mimetype="text/plain")

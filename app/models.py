@@ -1,0 +1,17 @@
+"""Every model, imported in one place so the metadata is complete for migrations."""
+
+from app.api.models import ApiToken, IdempotencyRecord
+from app.auth.models import AdminUser
+from app.catalog.models import Product
+from app.customers.models import Customer
+from app.orders.models import Order, OrderLine
+
+__all__ = [
+    "AdminUser",
+    "ApiToken",
+    "Customer",
+    "IdempotencyRecord",
+    "Order",
+    "OrderLine",
+    "Product",
+]

@@ -1,0 +1,174 @@
+"""Fixtures: a real PostgreSQL for the whole session, the schema built by the
+migrations, and per-test isolation.
+
+- ``TEST_DATABASE_URL`` set: tests use that database (it must be disposable).
+- otherwise: a throwaway embedded cluster under the system temp dir, started once
+  per session and deleted afterwards. The development database is never touched.
+
+Most tests use ``app``/``client``/``session``: everything they do runs inside an
+outer transaction that is rolled back at the end; code that commits only releases
+a savepoint. Tests that need committed rows visible to other connections (threads,
+subprocesses) use ``committed``, which empties the tables afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import flask_migrate
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import create_app
+from app.config import sqlalchemy_url
+from app.db.embedded import TEST_SETTINGS, EmbeddedPostgres
+from app.extensions import db
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """libpq URL of the test database (``TEST_DATABASE_URL`` or a throwaway cluster)."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return
+    # Not under /root: the server runs as its own OS user and must reach the dir.
+    root = Path(tempfile.mkdtemp(prefix="stockroom-test-", dir="/tmp"))
+    server = EmbeddedPostgres(root / "pg", settings=TEST_SETTINGS, database="stockroom_test")
+    server.start()
+    try:
+        yield server.libpq_url()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def make_database(server_url):
+    """Create empty scratch databases on the test server; dropped at session end."""
+    created = []
+
+    def make() -> str:
+        name = f"stockroom_scratch_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def app_config(url: str, **overrides) -> dict:
+    """Test settings for :func:`create_app`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url),
+        "APP_ROLE": "test",
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def base_app(server_url):
+    """One app for the session, its database migrated to head by the migrations."""
+    app = create_app(app_config(server_url))
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(server_url):
+    """Build extra apps with their own settings (engines disposed after the test)."""
+    apps = []
+
+    def make(url: str | None = None, **overrides):
+        app = create_app(app_config(url or server_url, **overrides))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(base_app):
+    """The app, with ``db.session`` inside a transaction rolled back after the test."""
+    with base_app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        # A plain Session honours bind=; commits inside release a savepoint only.
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        db.session.registry.set(session)
+        try:
+            yield base_app
+        finally:
+            session.close()
+            db.session.registry.clear()
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def session(app):
+    """The test's session (same object as ``db.session`` in views)."""
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    """A test client; requests share the test's transaction."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for ``flask`` commands."""
+    return app.test_cli_runner()
+
+
+class Committed:
+    """Real, committed rows on separate connections, for concurrency tests."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(sqlalchemy_url(url), pool_size=20, max_overflow=0)
+        self.sessions = sessionmaker(self.engine)
+
+    def connect(self):
+        """A new connection from this fixture's own pool."""
+        return self.engine.connect()
+
+    def truncate(self) -> None:
+        """Empty every application table."""
+        # Table names come from our own metadata, not from input.
+        tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+        with self.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def committed(base_app, server_url):
+    """Committed data on separate connections; every table is emptied afterwards."""
+    helper = Committed(server_url)
+    try:
+        yield helper
+    finally:
+        helper.truncate()
+        helper.engine.dispose()

@@ -1,0 +1,123 @@
+"""Helpers for tests that run the real commands: flask CLI and gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from app.paths import GUNICORN_CONF, PROJECT_ROOT
+
+FLASK = [sys.executable, "-m", "flask"]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict:
+    """The environment for a child process, without any database settings of ours."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "TEST_DATABASE_URL",
+            "WEB_CONCURRENCY",
+            "GUNICORN_THREADS",
+            "DB_POOL_RESERVED",
+            "APP_INSTANCES",
+            "STOCKROOM_POOL_PLAN",
+        }
+    }
+    return env | {"PYTHONUNBUFFERED": "1"} | extra
+
+
+def flask(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``flask ARGS`` from the project root."""
+    return subprocess.run(
+        [*FLASK, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def get_json(url: str, timeout: float = 5) -> tuple[int, dict]:
+    """GET a JSON document; (status, body) whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until ``url`` answers 200, failing early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}")
+        try:
+            if get_json(url, timeout=2)[0] == 200:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+class Gunicorn:
+    """``gunicorn -c gunicorn.conf.py wsgi:app`` in the background."""
+
+    def __init__(self, env: dict, log_path: Path) -> None:
+        self.port = free_port()
+        self.env = env | {"PORT": str(self.port), "BIND": "127.0.0.1"}
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gunicorn:
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_for(f"{self.url}/readyz", self.process, timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

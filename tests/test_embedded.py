@@ -1,0 +1,117 @@
+"""The embedded server through the real CLI: started by the command that needs it,
+stopped by the command that started it, controlled with flask devdb."""
+
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from processes import FLASK, clean_env, flask, free_port, get_json
+
+from app.db.embedded import EmbeddedPostgres
+from app.paths import PROJECT_ROOT
+
+
+@pytest.fixture
+def instance():
+    """A fresh instance directory (not under /root: the server's user must reach it)."""
+    path = Path(tempfile.mkdtemp(prefix="stockroom-instance-", dir="/tmp"))
+    yield path
+    server = EmbeddedPostgres(path / "postgres")
+    if server.is_running():
+        server.stop()
+    subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+def test_commands_start_and_stop_the_server_they_need(instance):
+    env = clean_env(STOCKROOM_INSTANCE_PATH=str(instance))
+    server = EmbeddedPostgres(instance / "postgres")
+
+    status = flask("devdb", "status", env=env)
+    assert status.returncode == 3
+    assert "not initialised" in status.stdout
+
+    upgrade = flask("db", "upgrade", env=env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "Running upgrade" in upgrade.stderr
+    assert not server.is_running()  # the command that started it stopped it
+
+    started = flask("devdb", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("started: postgresql://")
+    url = flask("devdb", "url", env=env).stdout.strip()
+    assert url == server.libpq_url()
+
+    # A command finding it running uses it and leaves it running; the data persisted.
+    current = flask("db", "current", env=env)
+    assert "(head)" in current.stdout
+    assert server.is_running()
+    with psycopg.connect(url) as conn:
+        extensions = {row[0] for row in conn.execute("SELECT extname FROM pg_extension")}
+    assert "pg_stat_statements" in extensions
+
+    plan = flask("pool-plan", env=env | {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "4"})
+    assert plan.returncode == 0, plan.stderr
+    assert "per_worker  = 92 // (1 x 3) = 30" in plan.stdout
+
+    stopped = flask("devdb", "stop", env=env)
+    assert stopped.stdout.strip() == "stopped"
+    assert flask("devdb", "status", env=env).returncode == 3
+    assert flask("devdb", "url", env=env).returncode == 1
+
+
+def test_flask_serve_runs_migrated_seeded_app_and_stops_cleanly(instance):
+    port = free_port()
+    env = clean_env(STOCKROOM_INSTANCE_PATH=str(instance), PORT=str(port), WEB_CONCURRENCY="2")
+    server = EmbeddedPostgres(instance / "postgres")
+
+    def serve():
+        return subprocess.Popen(
+            [*FLASK, "serve"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def read_until_running(process):
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                return "".join(lines)
+        raise AssertionError("flask serve exited early:\n" + "".join(lines))
+
+    first = serve()
+    try:
+        output = read_until_running(first)
+        assert "loading demo data" in output
+        assert f"http://127.0.0.1:{port}/" in output
+        login = next(line for line in output.splitlines() if line.startswith("Admin: log in as"))
+        status, body = get_json(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200
+        assert body["pool"]["workers"] == 2
+        with psycopg.connect(server.libpq_url()) as conn:
+            assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 50_000
+    finally:
+        # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    assert not server.is_running()
+
+    second = serve()
+    try:
+        output = read_until_running(second)
+        assert "loading demo data" not in output  # the data persisted
+        assert login in output
+    finally:
+        # SIGINT to flask serve alone (not its group): it must stop gunicorn itself.
+        second.send_signal(signal.SIGINT)
+        second.communicate(timeout=60)
+    assert not server.is_running()

@@ -1,0 +1,133 @@
+"""Real gunicorn: the master sizes every worker's pool, and the pools stay in budget."""
+
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from processes import Gunicorn, clean_env, get_json
+from sqlalchemy import text
+
+from app.paths import GUNICORN_CONF, PROJECT_ROOT
+
+pytestmark = pytest.mark.gunicorn
+
+CONNECTIONS_BY_WORKER = text("""
+    SELECT split_part(application_name, ':', 3)::int AS pid, count(*) AS connections
+    FROM pg_stat_activity
+    WHERE application_name LIKE 'stockroom:web:%' AND datname = current_database()
+    GROUP BY 1
+""")
+
+
+def booted_workers(log: str) -> set[int]:
+    return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log)}
+
+
+def test_three_workers_share_the_budget(base_app, committed, server_url, tmp_path):
+    # max_connections=100 and 3 superuser slots: a reserve of 88 leaves a budget of
+    # 9, so each of 3 workers gets 3 connections for its 4 threads.
+    env = clean_env(
+        DATABASE_URL=server_url, WEB_CONCURRENCY="3", GUNICORN_THREADS="4", DB_POOL_RESERVED="88"
+    )
+    with Gunicorn(env, tmp_path / "gunicorn.log") as server:
+        server.wait_ready()
+        samples = []
+
+        def hit(_):
+            return get_json(f"{server.url}/readyz")
+
+        with ThreadPoolExecutor(max_workers=24) as load, committed.connect() as observer:
+            futures = [load.submit(hit, i) for i in range(600)]
+            while not all(f.done() for f in futures):
+                samples.append(dict(observer.execute(CONNECTIONS_BY_WORKER).all()))
+                observer.rollback()
+                time.sleep(0.02)
+            results = [f.result() for f in futures]
+
+        assert {status for status, _ in results} == {200}
+        plans = [body["pool"] for _, body in results]
+        plan = plans[0]
+        assert {
+            k: plan[k]
+            for k in (
+                "workers",
+                "threads",
+                "per_worker",
+                "pool_size",
+                "max_overflow",
+                "reserved",
+                "source",
+            )
+        } == {
+            "workers": 3,
+            "threads": 4,
+            "per_worker": 3,
+            "pool_size": 3,
+            "max_overflow": 0,
+            "reserved": 88,
+            "source": "gunicorn",
+        }
+        # Every worker answered, each reporting its own pool with the same plan.
+        workers = booted_workers(server.log())
+        assert {p["worker"]["pid"] for p in plans} == workers
+        assert all(p["worker"]["size"] == 3 for p in plans)
+        # The server never saw more than the budget, nor a worker above its share.
+        assert len(samples) > 5
+        assert max(sum(sample.values()) for sample in samples) <= plan["budget"]
+        assert max(max(sample.values(), default=0) for sample in samples) <= 3
+        assert set().union(*samples) <= workers
+        assert "each worker gets 3 connection(s) for 4 threads" in server.log()
+
+
+def test_master_connection_does_not_survive_into_workers(base_app, committed, server_url, tmp_path):
+    env = clean_env(DATABASE_URL=server_url, WEB_CONCURRENCY="3", GUNICORN_THREADS="2")
+    with Gunicorn(env, tmp_path / "gunicorn.log") as server:
+        server.wait_ready()
+        for _ in range(30):
+            get_json(f"{server.url}/readyz")
+        with committed.connect() as observer:
+            names = (
+                observer.execute(
+                    text(
+                        "SELECT application_name FROM pg_stat_activity "
+                        "WHERE application_name LIKE 'stockroom:%'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        workers = booted_workers(server.log())
+        # Only worker-owned connections: the master's plan query closed before forking.
+        assert "stockroom:pool-plan" not in names
+        assert {int(n.split(":")[2]) for n in names if n.startswith("stockroom:web:")} <= workers
+        assert server.process.pid not in {
+            int(n.split(":")[2]) for n in names if n.startswith("stockroom:web:")
+        }
+
+
+def test_gunicorn_refuses_a_plan_with_no_connection_per_worker(server_url):
+    env = clean_env(
+        DATABASE_URL=server_url,
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="4",
+        DB_POOL_RESERVED="97",
+        PORT="0",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    refusals = [line for line in output.splitlines() if "refusing to start" in line]
+    assert len(refusals) == 1
+    for fact in ("3 workers", "4 threads", "max_connections=100", "DB_POOL_RESERVED=97"):
+        assert fact in refusals[0]
+    assert "Booting worker" not in output
