@@ -3,7 +3,6 @@
 import stat
 
 import pytest
-
 from processes import clean_env, flask
 
 from app import config
