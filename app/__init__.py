@@ -45,25 +45,37 @@ def register_database(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the routes."""
-    from app.health import bp as health_bp
+    from app.api.blueprint import IdConverter
+    from app.api.blueprint import bp as api_bp
 
+    # Route modules register themselves on the API blueprint, which must happen
+    # before it is registered; they live with their domain.
+    from app.catalog import api as _catalog_api  # noqa: F401
+    from app.customers import api as _customers_api  # noqa: F401
+    from app.health import bp as health_bp
+    from app.orders import api as _orders_api  # noqa: F401
+
+    app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
     """problem+json for the API, 503 with Retry-After when the database is away."""
+    from app.api import problems
     from app.errors import register
 
     register(app)
+    problems.register(app)
 
 
 def register_commands(app: Flask) -> None:
     """Add the ``flask`` subcommands."""
-    from app.api.cli import api_token
+    from app.api.cli import api_token, purge_idempotency_keys
     from app.auth.cli import create_admin
     from app.db.cli import devdb, pool_plan
     from app.seed.cli import seed
     from app.serve import serve
 
-    for command in (api_token, create_admin, devdb, pool_plan, seed, serve):
+    for command in (api_token, create_admin, devdb, pool_plan, purge_idempotency_keys, seed, serve):
         app.cli.add_command(command)

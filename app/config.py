@@ -25,6 +25,14 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Read one of ``choices`` from the environment."""
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
 def default_workers() -> int:
     """Gunicorn workers when WEB_CONCURRENCY is unset: the usual 2 x CPUs + 1."""
     return env_int("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1, minimum=1)
@@ -89,5 +97,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SLOW_QUERY_MS": env_int("SLOW_QUERY_MS", 200),
         "GUNICORN_THREADS": default_threads(),
         "SQLALCHEMY_RECORD_QUERIES": False,
+        "ORDER_LOCKING": env_choice("ORDER_LOCKING", "pessimistic", ("pessimistic", "optimistic")),
+        "ORDER_RETRY_ATTEMPTS": env_int("ORDER_RETRY_ATTEMPTS", 5, minimum=1),
+        "IDEMPOTENCY_TTL_SECONDS": env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=60),
+        "IDEMPOTENCY_LEASE_SECONDS": env_int("IDEMPOTENCY_LEASE_SECONDS", 60, minimum=1),
+        # Bodies beyond this get 413 before any parsing.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
     return settings | overrides

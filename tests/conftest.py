@@ -22,6 +22,8 @@ from pathlib import Path
 import flask_migrate
 import psycopg
 import pytest
+from api_client import ApiClient
+from builders import bearer
 from psycopg import sql
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -141,6 +143,12 @@ def client(app):
 def runner(app):
     """A CLI runner for ``flask`` commands."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def api(app, client, session):
+    """A client for /api with a fresh token; every response is checked against the spec."""
+    return ApiClient(app, client, headers=bearer(session))
 
 
 class Committed:

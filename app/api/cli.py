@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app.api.idempotency import purge_expired
 from app.api.tokens import issue_token
+from app.db.transactions import run_in_transaction
 from app.extensions import db
 
 
@@ -29,3 +31,17 @@ def create(name: str) -> None:
         f"API token {token.name!r} (id {token.id}); store it now, it is not shown again:", err=True
     )
     click.echo(plain)
+
+
+@click.command("purge-idempotency-keys")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5_000, show_default=True)
+@with_appcontext
+def purge_idempotency_keys(batch_size: int) -> None:
+    """Delete expired Idempotency-Key records, in short batches."""
+    total = 0
+    while True:
+        deleted = run_in_transaction(db.session, lambda session: purge_expired(session, batch_size))
+        total += deleted
+        if deleted < batch_size:
+            break
+    click.echo(f"deleted {total} expired idempotency record(s)")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.api.models import ApiToken
@@ -28,3 +31,46 @@ def issue_token(session: Session, name: str) -> tuple[ApiToken, str]:
     session.add(token)
     session.flush()
     return token, plain
+
+
+# Writing last_used_at on every request would serialise all requests of a token on
+# one row; once a minute is enough to tell which tokens are in use.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def authenticate(session: Session, authorization: str | None) -> ApiToken | None:
+    """The live token named by an ``Authorization: Bearer`` header, or None."""
+    scheme, _, plain = (authorization or "").partition(" ")
+    plain = plain.strip()
+    if scheme.lower() != "bearer" or not plain.startswith(f"{TOKEN_PREFIX}_"):
+        return None
+    prefix = plain.split("_")[1] if plain.count("_") >= 2 else ""
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+    )
+    # Compare hashes in constant time, so timing reveals nothing about the secret.
+    if token is None or not hmac.compare_digest(token.token_hash, hash_token(plain)):
+        return None
+    return token
+
+
+def needs_touch(token: ApiToken) -> bool:
+    """Whether the token's last use is older than the resolution we keep."""
+    return token.last_used_at is None or (
+        datetime.now(UTC) - token.last_used_at > LAST_USED_RESOLUTION
+    )
+
+
+def touch(session: Session, token_id: int) -> None:
+    """Record that the token was used just now (skipped if another request just did)."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at < func.now() - LAST_USED_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=func.now())
+    )

@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from importlib.resources import files
 
 import psycopg
+
+from app.db.sql import sql_file
 
 
 class PoolPlanError(ValueError):
@@ -147,7 +148,7 @@ def compute_plan(
     )
 
 
-SERVER_LIMITS_SQL = files("app.db").joinpath("server_limits.sql").read_text()
+SERVER_LIMITS_SQL = sql_file("app.db", "server_limits.sql")
 
 
 def limits_from_row(row) -> ServerLimits:

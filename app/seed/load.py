@@ -5,19 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.resources import files
 
 import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
+from app.db.sql import sql_file
 from app.seed.generate import DemoData, TableData
 
 SEEDED_TABLES = ("customers", "products", "orders", "order_lines")
 
 
 def _sql(name: str) -> str:
-    return files("app.seed").joinpath(name).read_text()
+    return sql_file("app.seed", name)
 
 
 class SeedRefused(RuntimeError):

@@ -1,0 +1,102 @@
+"""Reading and changing products. Functions take the session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Product
+from app.db.sql import query
+from app.db.transactions import sqlstate
+
+NUMERIC_OUT_OF_RANGE = "22003"
+MAX_STOCK = 2**31 - 1
+EDITABLE_FIELDS = ("name", "price_cents", "stock", "description")
+
+
+class ProductNotFound(Exception):
+    """No live product has this id."""
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"no product with id {product_id}")
+        self.product_id = product_id
+
+
+class StaleVersion(Exception):
+    """The product changed since the version the client saw."""
+
+    def __init__(self, product: Product) -> None:
+        super().__init__(f"product {product.id} is at version {product.version}")
+        self.product_id = product.id
+        self.current_version = product.version
+
+
+class StockLimitExceeded(Exception):
+    """A restock would push stock past what the column holds."""
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    """A live (not soft-deleted) product, or :class:`ProductNotFound`."""
+    product = session.scalar(
+        select(Product).where(Product.id == product_id, Product.deleted_at.is_(None))
+    )
+    if product is None:
+        raise ProductNotFound(product_id)
+    return product
+
+
+def list_products(session: Session, *, after_id: int, limit: int) -> Sequence[Product]:
+    """Live products with id > ``after_id``, by id (keyset pagination)."""
+    return session.scalars(
+        select(Product)
+        .where(Product.id > after_id, Product.deleted_at.is_(None))
+        .order_by(Product.id)
+        .limit(limit)
+    ).all()
+
+
+def update_product(
+    session: Session, product_id: int, *, expected_version: int, changes: dict
+) -> Product:
+    """Apply ``changes`` only if the product is still at ``expected_version``.
+
+    The version is checked inside the UPDATE itself, so a change committed by
+    someone else at any moment before it is never overwritten.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    updated = session.scalar(
+        update(Product)
+        .where(
+            Product.id == product_id,
+            Product.version == expected_version,
+            Product.deleted_at.is_(None),
+        )
+        .values(**changes, version=Product.version + 1, updated_at=func.now())
+        .returning(Product)
+        .execution_options(populate_existing=True)
+    )
+    if updated is None:
+        raise StaleVersion(get_product(session, product_id))
+    return updated
+
+
+def restock(session: Session, product_id: int, quantity: int):
+    """Add ``quantity`` units atomically; returns (id, stock, version)."""
+    try:
+        row = session.execute(
+            query("app.catalog", "restock.sql"), {"product_id": product_id, "quantity": quantity}
+        ).one_or_none()
+    except DBAPIError as error:
+        if sqlstate(error) == NUMERIC_OUT_OF_RANGE:
+            raise StockLimitExceeded(
+                f"stock would exceed {MAX_STOCK} units for product {product_id}"
+            ) from error
+        raise
+    if row is None:
+        raise ProductNotFound(product_id)
+    return row

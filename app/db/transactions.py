@@ -1,0 +1,98 @@
+"""The one place that commits: run a unit of work, retry it when the database says
+a concurrent transaction got in the way, roll back on anything else."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+DEADLOCK = "40P01"
+SERIALIZATION_FAILURE = "40001"
+LOCK_NOT_AVAILABLE = "55P03"
+RETRYABLE_SQLSTATES = frozenset({DEADLOCK, SERIALIZATION_FAILURE})
+
+
+class RetryableConflict(Exception):
+    """Raised by a unit of work when it lost a race and should run again
+    (an optimistic version check failed, say)."""
+
+
+class ConflictPersists(Exception):
+    """The work kept conflicting with concurrent transactions; the client may retry later."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(f"{reason} (after {attempts} attempts)")
+        self.reason = reason
+        self.attempts = attempts
+
+
+class LockWaitTimeout(Exception):
+    """A row lock was not granted within ``lock_timeout``."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often, and how patiently, to rerun a conflicting unit of work."""
+
+    attempts: int = 5
+    base_delay: float = 0.005
+    max_delay: float = 0.2
+
+    def delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff, so retrying clients spread out."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, if it carries one."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None)
+
+
+def run_in_transaction(
+    session: Session,
+    work: Callable[[Session], T],
+    *,
+    retry: RetryPolicy | None = None,
+    on_retry: Callable[[str], None] | None = None,
+) -> T:
+    """Run ``work(session)`` and commit once; roll back if it raises.
+
+    With a ``retry`` policy, deadlocks, serialization failures and
+    :class:`RetryableConflict` roll back and run the work again after a jittered
+    pause; when the attempts run out, :class:`ConflictPersists` is raised. A lock
+    wait that exceeds ``lock_timeout`` is not retried: it becomes
+    :class:`LockWaitTimeout` at once (the lock is held by something slow).
+    """
+    attempts = retry.attempts if retry else 1
+    for attempt in range(attempts):
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except RetryableConflict as error:
+            session.rollback()
+            reason = str(error) or "a concurrent change"
+        except DBAPIError as error:
+            session.rollback()
+            code = sqlstate(error)
+            if code == LOCK_NOT_AVAILABLE:
+                raise LockWaitTimeout(str(error.orig).strip()) from error
+            if code not in RETRYABLE_SQLSTATES or retry is None:
+                raise
+            reason = "deadlock" if code == DEADLOCK else "serialization failure"
+        except BaseException:
+            session.rollback()
+            raise
+        if on_retry:
+            on_retry(reason)
+        if attempt + 1 < attempts:
+            time.sleep(retry.delay(attempt))
+    raise ConflictPersists(reason, attempts)

@@ -1,0 +1,203 @@
+"""Placing and cancelling orders. Functions take the session and never commit; run
+them through :func:`app.db.transactions.run_in_transaction`.
+
+Placing an order costs two statements whatever its number of lines: one reads (or
+locks) all its products, one takes the stock and writes the order and its lines.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.db.sql import query
+from app.db.transactions import RetryableConflict
+from app.orders.models import Order
+
+PESSIMISTIC = "pessimistic"
+OPTIMISTIC = "optimistic"
+LOCKING_STRATEGIES = (PESSIMISTIC, OPTIMISTIC)
+
+
+class OrderError(Exception):
+    """A request the order service refuses; nothing was written."""
+
+
+class UnknownCustomer(OrderError):
+    """No customer has this id."""
+
+    def __init__(self, customer_id: int) -> None:
+        super().__init__(f"no customer with id {customer_id}")
+        self.customer_id = customer_id
+
+
+class UnknownProducts(OrderError):
+    """Some products do not exist (or were deleted)."""
+
+    def __init__(self, product_ids: list[int]) -> None:
+        super().__init__(f"no product with id {', '.join(map(str, product_ids))}")
+        self.product_ids = product_ids
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A line asking for more than is in stock."""
+
+    product_id: int
+    requested: int
+    available: int
+
+
+class InsufficientStock(OrderError):
+    """At least one line asks for more units than are in stock."""
+
+    def __init__(self, shortages: list[Shortage]) -> None:
+        first = shortages[0]
+        super().__init__(
+            f"product {first.product_id}: {first.requested} requested, {first.available} available"
+        )
+        self.shortages = shortages
+
+
+class OrderNotFound(OrderError):
+    """No order has this public id."""
+
+    def __init__(self, public_id: str) -> None:
+        super().__init__(f"no order {public_id}")
+        self.public_id = public_id
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """One requested line."""
+
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A validated request to place an order (product ids are distinct)."""
+
+    customer_id: int
+    lines: tuple[LineRequest, ...]
+    locking: str = PESSIMISTIC
+
+
+@dataclass(frozen=True)
+class PlacedLine:
+    """A line as written."""
+
+    product_id: int
+    quantity: int
+    unit_price_cents: int
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What placing an order wrote (the same shape as an :class:`Order` row)."""
+
+    id: int
+    public_id: uuid.UUID
+    customer_id: int
+    status: str
+    total_cents: int
+    placed_at: datetime
+    lines: tuple[PlacedLine, ...]
+    cancelled_at: datetime | None = None
+
+
+def place_order(session: Session, request: OrderRequest) -> PlacedOrder:
+    """Reserve stock for every line and write the order, or raise and write nothing.
+
+    Raises :class:`UnknownCustomer`, :class:`UnknownProducts`,
+    :class:`InsufficientStock`, or :class:`RetryableConflict` when the optimistic
+    version check lost a race (the caller rolls back and retries).
+    """
+    lines = sorted(request.lines, key=lambda line: line.product_id)
+    product_ids = [line.product_id for line in lines]
+    read = "lock_products.sql" if request.locking == PESSIMISTIC else "read_products.sql"
+    rows = session.execute(
+        query("app.orders", read),
+        {"product_ids": product_ids, "customer_id": request.customer_id},
+    ).all()
+    products = {row.id: row for row in rows}
+    missing = [pid for pid in product_ids if pid not in products]
+    if missing:
+        raise UnknownProducts(missing)
+    if not rows[0].customer_known:
+        raise UnknownCustomer(request.customer_id)
+    shortages = [
+        Shortage(line.product_id, line.quantity, products[line.product_id].stock)
+        for line in lines
+        if products[line.product_id].stock < line.quantity
+    ]
+    if shortages:
+        raise InsufficientStock(shortages)
+
+    prices = [products[pid].price_cents for pid in product_ids]
+    quantities = [line.quantity for line in lines]
+    total = sum(price * quantity for price, quantity in zip(prices, quantities, strict=True))
+    written = session.execute(
+        query("app.orders", "write_order.sql"),
+        {
+            "product_ids": product_ids,
+            "quantities": quantities,
+            "versions": [products[pid].version for pid in product_ids],
+            "prices": prices,
+            "customer_id": request.customer_id,
+            "total_cents": total,
+        },
+    ).one()
+    if written.id is None:
+        raise RetryableConflict("a product changed since it was read")
+    return PlacedOrder(
+        id=written.id,
+        public_id=written.public_id,
+        customer_id=request.customer_id,
+        status=written.status,
+        total_cents=written.total_cents,
+        placed_at=written.placed_at,
+        lines=tuple(
+            PlacedLine(pid, quantity, price)
+            for pid, quantity, price in zip(product_ids, quantities, prices, strict=True)
+        ),
+    )
+
+
+def get_order(session: Session, public_id: str) -> Order:
+    """The order with its lines, or :class:`OrderNotFound`."""
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        raise OrderNotFound(public_id) from None
+    order = session.scalar(
+        select(Order).options(selectinload(Order.lines)).where(Order.public_id == key)
+    )
+    if order is None:
+        raise OrderNotFound(public_id)
+    return order
+
+
+def cancel_order(session: Session, public_id: str) -> tuple[Order, bool]:
+    """Cancel an order and give its units back to stock; True if this call cancelled it.
+
+    Cancelling an already cancelled order changes nothing and is not an error.
+    """
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        raise OrderNotFound(public_id) from None
+    claimed = session.execute(
+        query("app.orders", "claim_cancellation.sql"), {"public_id": key}
+    ).one_or_none()
+    if claimed is not None:
+        session.execute(query("app.orders", "lock_order_products.sql"), {"order_id": claimed.id})
+        session.execute(query("app.orders", "restore_stock.sql"), {"order_id": claimed.id})
+        # The ORM may hold this order from before the raw UPDATE: reload it.
+        session.expire_all()
+    return get_order(session, public_id), claimed is not None

@@ -1,0 +1,207 @@
+"""Placing, reading and cancelling orders over /api (one connection, rolled back)."""
+
+from contextlib import contextmanager
+
+import pytest
+from builders import add_customer, add_product
+from sqlalchemy import event, func, select
+
+from app.extensions import db
+from app.orders.models import Order, OrderLine
+
+STRATEGIES = ["pessimistic", "optimistic"]
+
+
+def order_body(customer, *lines, **extra):
+    return {
+        "customer_id": customer.id,
+        "lines": [{"product_id": p.id, "quantity": q} for p, q in lines],
+        **extra,
+    }
+
+
+@contextmanager
+def counting_statements():
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("locking", STRATEGIES)
+def test_placing_an_order_takes_stock_and_returns_it(api, session, locking):
+    customer = add_customer(session)
+    hammer = add_product(session, stock=5, price_cents=1250)
+    nails = add_product(session, stock=100, price_cents=3)
+    response = api.post(
+        "/api/orders", json=order_body(customer, (hammer, 2), (nails, 50), locking=locking)
+    )
+    assert response.status_code == 201
+    body = response.json
+    assert body["total_cents"] == 2 * 1250 + 50 * 3
+    assert body["status"] == "placed"
+    assert response.headers["Location"] == f"/api/orders/{body['public_id']}"
+    session.refresh(hammer)
+    session.refresh(nails)
+    assert (hammer.stock, nails.stock) == (3, 50)
+    shown = api.get(response.headers["Location"])
+    assert shown.status_code == 200
+    assert shown.json == body
+
+
+@pytest.mark.parametrize("locking", STRATEGIES)
+def test_statement_count_does_not_grow_with_lines(api, session, locking):
+    customer = add_customer(session)
+    products = [add_product(session, stock=100) for _ in range(20)]
+    api.get("/api/products")  # the token's first use is recorded once; keep it out
+
+    bodies = [
+        order_body(customer, *[(p, 1) for p in lines], locking=locking)
+        for lines in (products[:1], products)
+    ]
+
+    def statements_for(body):
+        with counting_statements() as statements:
+            response = api.post("/api/orders", json=body)
+        assert response.status_code == 201
+        # The test harness turns commits into savepoints; those are not the app's.
+        return [s for s in statements if "SAVEPOINT" not in s]
+
+    one, twenty = (statements_for(body) for body in bodies)
+    assert len(one) == len(twenty)
+    # token lookup, read (or lock) the products, take stock and write order + lines
+    assert len(one) == 3, one
+
+
+def test_insufficient_stock_names_the_product_and_writes_nothing(api, session):
+    customer = add_customer(session)
+    plenty = add_product(session, stock=50)
+    scarce = add_product(session, stock=2)
+    response = api.post("/api/orders", json=order_body(customer, (plenty, 5), (scarce, 3)))
+    assert response.status_code == 409
+    assert response.json["type"] == "/problems/insufficient-stock"
+    assert (
+        response.json["product_id"],
+        response.json["requested"],
+        response.json["available"],
+    ) == (scarce.id, 3, 2)
+    session.refresh(plenty)
+    assert plenty.stock == 50
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_unknown_customer_and_product_are_404(api, session):
+    customer = add_customer(session)
+    product = add_product(session)
+    ghost = api.post(
+        "/api/orders",
+        json={"customer_id": 987654, "lines": [{"product_id": product.id, "quantity": 1}]},
+    )
+    assert ghost.status_code == 404
+    assert ghost.json["type"] == "/problems/unknown-customer"
+    missing = api.post(
+        "/api/orders",
+        json={"customer_id": customer.id, "lines": [{"product_id": 987654, "quantity": 1}]},
+    )
+    assert missing.status_code == 404
+    assert missing.json["product_id"] == 987654
+    session.refresh(product)
+    assert product.stock == 10
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lines": [{"product_id": 1, "quantity": 1}]}, "customer_id"),
+        ({"customer_id": "1", "lines": [{"product_id": 1, "quantity": 1}]}, "customer_id"),
+        ({"customer_id": True, "lines": [{"product_id": 1, "quantity": 1}]}, "customer_id"),
+        ({"customer_id": 2**63, "lines": [{"product_id": 1, "quantity": 1}]}, "customer_id"),
+        ({"customer_id": 1, "lines": []}, "lines"),
+        ({"customer_id": 1, "lines": "all of them"}, "lines"),
+        (
+            {"customer_id": 1, "lines": [{"product_id": i, "quantity": 1} for i in range(1, 102)]},
+            "lines",
+        ),
+        ({"customer_id": 1, "lines": [{"product_id": 1, "quantity": 0}]}, "lines[0].quantity"),
+        ({"customer_id": 1, "lines": [{"product_id": 1, "quantity": -3}]}, "lines[0].quantity"),
+        ({"customer_id": 1, "lines": [{"product_id": 1, "quantity": 10**12}]}, "lines[0].quantity"),
+        ({"customer_id": 1, "lines": [{"product_id": 1, "quantity": 2.5}]}, "lines[0].quantity"),
+        ({"customer_id": 1, "lines": [{"product_id": None, "quantity": 1}]}, "lines[0].product_id"),
+        ({"customer_id": 1, "lines": ["p1"]}, "lines[0]"),
+        (
+            {"customer_id": 1, "lines": [{"product_id": 1, "quantity": 1, "price": 0}]},
+            "lines[0].price",
+        ),
+        (
+            {
+                "customer_id": 1,
+                "lines": [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
+            },
+            "lines[1].product_id",
+        ),
+        (
+            {"customer_id": 1, "lines": [{"product_id": 1, "quantity": 1}], "locking": "yolo"},
+            "locking",
+        ),
+        (
+            {"customer_id": 1, "lines": [{"product_id": 1, "quantity": 1}], "coupon": "FREE"},
+            "coupon",
+        ),
+    ],
+)
+def test_invalid_orders_are_422_with_the_field(api, session, body, field):
+    response = api.post("/api/orders", json=body)
+    assert response.status_code == 422
+    assert field in {error["field"] for error in response.json["errors"]}
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_malformed_and_oversized_bodies(api):
+    malformed = api.post("/api/orders", data="{", headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 400
+    wrong_type = api.post("/api/orders", data="customer_id=1")
+    assert wrong_type.status_code == 415
+    huge = api.post(
+        "/api/orders",
+        data="[" + "1," * 600_000 + "1]",
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert huge.content_type == "application/problem+json"
+
+
+def test_cancel_restores_stock_exactly_once(api, session):
+    customer = add_customer(session)
+    product = add_product(session, stock=10)
+    placed = api.post("/api/orders", json=order_body(customer, (product, 4))).json
+    url = f"/api/orders/{placed['public_id']}/cancel"
+    first = api.post(url)
+    assert first.status_code == 200
+    assert first.json["status"] == "cancelled"
+    assert first.json["cancelled_at"]
+    again = api.post(url)
+    assert again.status_code == 200
+    assert again.json == first.json
+    session.refresh(product)
+    assert product.stock == 10
+
+
+@pytest.mark.parametrize("public_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid"])
+def test_unknown_orders_are_404(api, public_id):
+    assert api.get(f"/api/orders/{public_id}").status_code == 404
+    assert api.post(f"/api/orders/{public_id}/cancel").status_code == 404
+
+
+def test_order_lines_are_stored_with_their_prices(api, session):
+    customer = add_customer(session)
+    product = add_product(session, price_cents=999)
+    placed = api.post("/api/orders", json=order_body(customer, (product, 3))).json
+    line = session.scalar(select(OrderLine))
+    assert (line.product_id, line.quantity, line.unit_price_cents) == (product.id, 3, 999)
+    assert placed["lines"] == [{"product_id": product.id, "quantity": 3, "unit_price_cents": 999}]
