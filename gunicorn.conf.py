@@ -22,7 +22,8 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Several gunicorns (tests, a second checkout) on one machine would fight over one socket.
 control_socket_disable = True
-accesslog = "-"
+# ACCESS_LOG=off silences the per-request log line (benchmarks).
+accesslog = None if os.environ.get("ACCESS_LOG") == "off" else "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 proc_name = "stockroom"

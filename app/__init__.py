@@ -73,9 +73,19 @@ def register_commands(app: Flask) -> None:
     """Add the ``flask`` subcommands."""
     from app.api.cli import api_token, purge_idempotency_keys
     from app.auth.cli import create_admin
+    from app.bench.cli import bench_orders
     from app.db.cli import devdb, pool_plan
     from app.seed.cli import seed
     from app.serve import serve
 
-    for command in (api_token, create_admin, devdb, pool_plan, purge_idempotency_keys, seed, serve):
+    for command in (
+        api_token,
+        bench_orders,
+        create_admin,
+        devdb,
+        pool_plan,
+        purge_idempotency_keys,
+        seed,
+        serve,
+    ):
         app.cli.add_command(command)

@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 
 class ConfigError(RuntimeError):
     """An environment variable holds a value the app cannot use."""
@@ -53,6 +55,14 @@ def sqlalchemy_url(url: str) -> str:
     raise ConfigError(
         f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), got {url.split(':', 1)[0]}://..."
     )
+
+
+def libpq_url(url: str, *, database: str | None = None) -> str:
+    """A URL in libpq form (for psycopg, psql, pgbench), optionally for another database."""
+    parsed = make_url(sqlalchemy_url(url))
+    if database:
+        parsed = parsed.set(database=database)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def is_production() -> bool:

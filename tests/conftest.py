@@ -25,11 +25,11 @@ import pytest
 from api_client import ApiClient
 from builders import bearer
 from psycopg import sql
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import create_app
-from app.config import sqlalchemy_url
+from app.config import libpq_url, sqlalchemy_url
 from app.db.embedded import TEST_SETTINGS, EmbeddedPostgres
 from app.extensions import db
 
@@ -61,7 +61,7 @@ def make_database(server_url):
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         created.append(name)
-        return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        return libpq_url(server_url, database=name)
 
     yield make
     with psycopg.connect(server_url, autocommit=True) as conn:

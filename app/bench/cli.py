@@ -1,0 +1,168 @@
+"""``flask bench-orders``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+import flask_migrate
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.bench.load import run_load
+from app.bench.orders import (
+    Outcome,
+    Run,
+    Server,
+    create_bench_database,
+    pgbench_script,
+    request_factory,
+    reset_stock,
+    run_pgbench,
+)
+from app.config import default_threads, default_workers, libpq_url
+from app.extensions import db
+from app.orders.service import LOCKING_STRATEGIES
+from app.seed.generate import SeedSizes
+
+BENCH_SIZES = SeedSizes(customers=2_000, products=3_000, orders=20_000)
+HEADER = (
+    f"{'workload':<12} {'locking':<12} {'conc':>4} {'orders/s':>9} {'p50 ms':>7} "
+    f"{'p95 ms':>7} {'p99 ms':>7} {'placed':>7} {'insuff':>6} {'confl':>6} "
+    f"{'retries':>7} {'pgbench/s':>9} {'ratio':>6}"
+)
+
+
+def _integers(value: str) -> list[int]:
+    try:
+        numbers = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter("give numbers separated by commas, e.g. 1,4,16") from None
+    if not numbers or min(numbers) < 1 or max(numbers) > 256:
+        raise click.BadParameter("each concurrency must be between 1 and 256")
+    return numbers
+
+
+def _prepare_database(url: str) -> str:
+    """Migrate and seed the bench database; return a plain API token for it."""
+    from app import create_app
+    from app.api.tokens import issue_token
+    from app.config import sqlalchemy_url
+    from app.seed.cli import run_seed
+
+    bench_app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url),
+            "SECRET_KEY": current_app.config["SECRET_KEY"],
+        }
+    )
+    with bench_app.app_context():
+        flask_migrate.upgrade()
+        run_seed(BENCH_SIZES, random_seed=1, until=datetime.now(UTC).date(), replace=False)
+        _token, plain = issue_token(db.session, "benchmark")
+        db.session.commit()
+        db.engine.dispose()
+    return plain
+
+
+@click.command("bench-orders")
+@click.option(
+    "--duration",
+    type=click.IntRange(2, 600),
+    default=10,
+    show_default=True,
+    help="Seconds per measured run (app and pgbench each).",
+)
+@click.option(
+    "--concurrency",
+    "concurrencies",
+    default="1,4,16",
+    show_default=True,
+    callback=lambda ctx, param, value: _integers(value),
+    help="Concurrent clients, comma-separated.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="gunicorn workers (default: WEB_CONCURRENCY or 2 x CPUs + 1).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Threads per worker (default: GUNICORN_THREADS or 4).",
+)
+@click.option(
+    "--workload",
+    type=click.Choice(["uncontended", "contended", "both"]),
+    default="both",
+    show_default=True,
+)
+@click.option(
+    "--locking", type=click.Choice([*LOCKING_STRATEGIES, "both"]), default="both", show_default=True
+)
+@with_appcontext
+def bench_orders(duration, concurrencies, workers, threads, workload, locking) -> None:
+    """Orders/s, latency and outcomes of POST /api/orders vs pgbench running the same SQL."""
+    server = current_app.extensions.get("stockroom.embedded")
+    started = server.start() if server else False
+    try:
+        url = create_bench_database(libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"]))
+        click.echo(f"bench database: {url}", err=True)
+        token = _prepare_database(url)
+        workers = workers or default_workers()
+        threads = threads or default_threads()
+        gunicorn = Server(url, workers, threads)
+        try:
+            gunicorn.wait_ready()
+            click.echo(
+                f"gunicorn: {workers} workers x {threads} threads; {duration} s per run", err=True
+            )
+            click.echo(HEADER)
+            runs = [
+                Run(w, lock, c)
+                for w in (["uncontended", "contended"] if workload == "both" else [workload])
+                for lock in (LOCKING_STRATEGIES if locking == "both" else [locking])
+                for c in concurrencies
+            ]
+            for run in runs:
+                click.echo(_format(_measure(run, url, gunicorn.port, token, duration)))
+        finally:
+            gunicorn.stop()
+    finally:
+        if started:
+            server.stop()
+
+
+def _measure(run: Run, url: str, port: int, token: str, duration: int) -> Outcome:
+    sizes = BENCH_SIZES
+    requests = request_factory(run, customers=sizes.customers, products=sizes.products, token=token)
+    reset_stock(url)
+    # Warm up: pools filled, statements prepared on every connection.
+    run_load("127.0.0.1", port, requests, concurrency=run.concurrency, duration=1)
+    result = run_load("127.0.0.1", port, requests, concurrency=run.concurrency, duration=duration)
+    reset_stock(url)
+    pgbench_rate = run_pgbench(
+        url,
+        pgbench_script(run, products=sizes.products),
+        concurrency=run.concurrency,
+        duration=duration,
+        defines={"customers": str(sizes.customers), "prefix": token.split("_")[1]},
+    )
+    return Outcome(run, result, pgbench_rate)
+
+
+def _format(outcome: Outcome) -> str:
+    run, app = outcome.run, outcome.app
+    other = sum(
+        n for kind, n in app.outcomes.items() if kind not in ("placed", "insufficient", "conflict")
+    )
+    line = (
+        f"{run.workload:<12} {run.locking:<12} {run.concurrency:>4} {app.rate:>9.0f} "
+        f"{app.percentile(50):>7.1f} {app.percentile(95):>7.1f} {app.percentile(99):>7.1f} "
+        f"{app.outcomes['placed']:>7} {app.outcomes['insufficient']:>6} "
+        f"{app.outcomes['conflict']:>6} {app.retries:>7} {outcome.pgbench_rate:>9.0f} "
+        f"{outcome.ratio:>6.2f}"
+    )
+    return line + (f"  ({other} other: {dict(app.outcomes)})" if other else "")

@@ -1,0 +1,243 @@
+"""The order benchmark: the app under gunicorn against PostgreSQL's own limit.
+
+For each workload (uncontended: three products spread over the catalog;
+contended: one hot product) and locking strategy, it drives POST /api/orders for
+a fixed time at each concurrency, then runs pgbench at the same concurrency with
+a script made from the very .sql files the order service executes (plus the
+token lookup every API request makes), and compares orders placed per second.
+Everything runs in a scratch database, ``stockroom_bench``, on the app's server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from app.bench.load import LoadResult, http_post
+from app.config import libpq_url
+from app.db.embedded import POSTGRES_BIN_PATH
+from app.db.sql import sql_file
+from app.paths import GUNICORN_CONF, PROJECT_ROOT
+
+BENCH_DATABASE = "stockroom_bench"
+HOT_PRODUCT = 1
+LINES_UNCONTENDED = 3
+BIG_STOCK = 1_000_000
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured configuration."""
+
+    workload: str  # "uncontended" or "contended"
+    locking: str
+    concurrency: int
+
+
+@dataclass
+class Outcome:
+    """A run's app and pgbench figures."""
+
+    run: Run
+    app: LoadResult
+    pgbench_rate: float
+
+    @property
+    def ratio(self) -> float:
+        """App orders/s over pgbench orders/s."""
+        return self.app.rate / self.pgbench_rate if self.pgbench_rate else float("nan")
+
+
+def create_bench_database(server_url: str) -> str:
+    """(Re)create the scratch database; returns its libpq URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        name = sql.Identifier(BENCH_DATABASE)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    return libpq_url(server_url, database=BENCH_DATABASE)
+
+
+def reset_stock(url: str) -> None:
+    """Give every product plenty of stock, so runs measure locking, not sell-outs."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE products SET stock = %s", (BIG_STOCK,))
+        conn.execute("VACUUM (ANALYZE) products")
+
+
+def order_count(url: str) -> int:
+    """Orders in the bench database."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+
+
+# -- the app side ----------------------------------------------------------------------
+
+
+class Server:
+    """gunicorn serving the bench database."""
+
+    def __init__(self, url: str, workers: int, threads: int) -> None:
+        self.port = _free_port()
+        # Kept after the run: the place to look when gunicorn misbehaves.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="stockroom-bench-", suffix=".log", delete=False
+        )
+        env = os.environ | {
+            "DATABASE_URL": url,
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            "PORT": str(self.port),
+            "BIND": "127.0.0.1",
+            "ACCESS_LOG": "off",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until /readyz answers 200."""
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not become ready; see {self.log.name}")
+
+    def stop(self) -> None:
+        """Graceful shutdown."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request_factory(run: Run, *, customers: int, products: int, token: str):
+    """A function returning the next request's bytes for this workload."""
+    rng = random.Random(run.concurrency)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def next_request() -> bytes:
+        if run.workload == "contended":
+            product_ids = [HOT_PRODUCT]
+        else:
+            product_ids = rng.sample(range(1, products + 1), LINES_UNCONTENDED)
+        body = {
+            "customer_id": rng.randint(1, customers),
+            "locking": run.locking,
+            "lines": [{"product_id": pid, "quantity": 1} for pid in product_ids],
+        }
+        return http_post("/api/orders", json.dumps(body).encode(), headers)
+
+    return next_request
+
+
+# -- the pgbench side --------------------------------------------------------------------
+
+
+def _statement(package: str, name: str) -> str:
+    """A .sql file without its comments, as one pgbench command."""
+    text = sql_file(package, name)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def pgbench_script(run: Run, *, products: int) -> str:
+    """The transaction the order service runs, in pgbench's language.
+
+    pgbench variables use the same ``:name`` syntax as our bound parameters, so the
+    service's own .sql files run unchanged; only the product-id array, which the
+    service builds in Python, is written as an ARRAY of pgbench variables, and the
+    values the service reads in its first statement are captured with ``\\gset``.
+    """
+    if run.workload == "contended":
+        setup = [f"\\set p1 {HOT_PRODUCT}"]
+        ids = "ARRAY[:p1]"
+    else:
+        third = products // LINES_UNCONTENDED
+        setup = [
+            f"\\set p1 random(1, {third})",
+            f"\\set p2 :p1 + {third}",
+            f"\\set p3 :p2 + {third}",
+        ]
+        ids = "ARRAY[:p1, :p2, :p3]"
+    read = "lock_products.sql" if run.locking == "pessimistic" else "read_products.sql"
+    read_sql = _statement("app.orders", read).replace(":product_ids", ids)
+    write_sql = _statement("app.orders", "write_order.sql")
+    return (
+        "\n".join(
+            [
+                "\\set customer_id random(1, :customers)",
+                *setup,
+                # The token lookup every API request makes.
+                "SELECT id, name, prefix, token_hash, created_at, last_used_at, revoked_at "
+                "FROM api_tokens WHERE prefix = :prefix AND revoked_at IS NULL;",
+                "BEGIN;",
+                # The service's read (or lock), keeping what the write needs.
+                "SELECT array_agg(id ORDER BY id) AS product_ids,"
+                " array_agg(version ORDER BY id) AS versions,"
+                " array_agg(price_cents ORDER BY id) AS prices,"
+                " array_agg(1) AS quantities, sum(price_cents) AS total_cents"
+                f" FROM ({read_sql}) AS read_rows \\gset",
+                write_sql + ";",
+                "COMMIT;",
+            ]
+        )
+        + "\n"
+    )
+
+
+def run_pgbench(
+    url: str, script: str, *, concurrency: int, duration: float, defines: dict[str, str]
+) -> float:
+    """Orders placed per second by pgbench running ``script``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".pgbench", delete=False) as handle:
+        handle.write(script)
+    before = order_count(url)
+    command = [
+        str(POSTGRES_BIN_PATH / "pgbench"),
+        "-n",
+        "-M",
+        "prepared",
+        "-f",
+        handle.name,
+        "-c",
+        str(concurrency),
+        "-j",
+        str(min(concurrency, 2)),
+        "-T",
+        str(int(duration)),
+        *[arg for name, value in defines.items() for arg in ("-D", f"{name}={value}")],
+        url,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    Path(handle.name).unlink(missing_ok=True)
+    if result.returncode != 0 or re.search(r"number of failed transactions: [1-9]", result.stdout):
+        raise RuntimeError(f"pgbench failed:\n{result.stdout}\n{result.stderr}")
+    return (order_count(url) - before) / int(duration)
