@@ -7,7 +7,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.api.models import ApiToken
@@ -38,23 +38,26 @@ def issue_token(session: Session, name: str) -> tuple[ApiToken, str]:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def authenticate(session: Session, authorization: str | None) -> ApiToken | None:
-    """The live token named by an ``Authorization: Bearer`` header, or None."""
+def authenticate(session: Session, authorization: str | None) -> Row | None:
+    """The live token (id, token_hash, last_used_at) named by an ``Authorization:
+    Bearer`` header, or None. Columns, not an ORM object: this runs on every request."""
     scheme, _, plain = (authorization or "").partition(" ")
     plain = plain.strip()
     if scheme.lower() != "bearer" or not plain.startswith(f"{TOKEN_PREFIX}_"):
         return None
     prefix = plain.split("_")[1] if plain.count("_") >= 2 else ""
-    token = session.scalar(
-        select(ApiToken).where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
-    )
+    token = session.execute(
+        select(ApiToken.id, ApiToken.token_hash, ApiToken.last_used_at).where(
+            ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None)
+        )
+    ).one_or_none()
     # Compare hashes in constant time, so timing reveals nothing about the secret.
     if token is None or not hmac.compare_digest(token.token_hash, hash_token(plain)):
         return None
     return token
 
 
-def needs_touch(token: ApiToken) -> bool:
+def needs_touch(token: Row) -> bool:
     """Whether the token's last use is older than the resolution we keep."""
     return token.last_used_at is None or (
         datetime.now(UTC) - token.last_used_at > LAST_USED_RESOLUTION

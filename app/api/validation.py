@@ -76,6 +76,9 @@ def json_object() -> dict:
         payload = request.get_json()
     except BadRequest:
         raise BadRequest("The body is not valid JSON.") from None
+    except RecursionError:
+        # json.loads recurses per nesting level; a small body can nest deep enough.
+        raise BadRequest("The body's JSON is nested too deeply.") from None
     if not isinstance(payload, dict):
         raise ValidationFailed([{"field": "(body)", "message": "must be a JSON object"}])
     return payload
