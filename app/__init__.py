@@ -8,7 +8,7 @@ from app import config
 from app.db.embedded import AutoStart, EmbeddedPostgres
 from app.db.engine import engine_options, install_connect_hooks
 from app.db.pool_plan import plan_from_environment
-from app.extensions import db, migrate
+from app.extensions import csrf, db, login_manager, migrate
 from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH, MIGRATIONS_DIR, TEMPLATES_DIR
 
 
@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_PATH), template_folder=str(TEMPLATES_DIR))
     app.config.from_mapping(config.load(INSTANCE_PATH, test_config))
     register_database(app)
+    register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
@@ -43,10 +44,21 @@ def register_database(app: Flask) -> None:
         install_connect_hooks(db.engine, role=role, autostart=autostart)
 
 
+def register_extensions(app: Flask) -> None:
+    """Login sessions, CSRF and the admin console."""
+    from app.admin import init_admin
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    init_admin(app)
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount the routes."""
     from app.api.blueprint import IdConverter
     from app.api.blueprint import bp as api_bp
+    from app.auth.views import bp as auth_bp
 
     # Route modules register themselves on the API blueprint, which must happen
     # before it is registered; they live with their domain.
@@ -57,7 +69,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
+    # The API authenticates with bearer tokens, not cookies: no CSRF there.
+    csrf.exempt(api_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

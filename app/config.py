@@ -113,5 +113,15 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "IDEMPOTENCY_LEASE_SECONDS": env_int("IDEMPOTENCY_LEASE_SECONDS", 60, minimum=1),
         # Bodies beyond this get 413 before any parsing.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Cookies: not readable by scripts, not sent on cross-site posts, HTTPS-only
+        # in production; an admin session lasts a working day.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": is_production(),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": is_production(),
+        "PERMANENT_SESSION_LIFETIME": env_int("SESSION_HOURS", 8, minimum=1) * 3600,
+        "FLASK_ADMIN_SWATCH": "flatly",
     }
     return settings | overrides

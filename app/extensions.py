@@ -1,7 +1,9 @@
 """Flask extensions, created unbound and attached in ``create_app``."""
 
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -24,3 +26,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 # Plain ALTERs for PostgreSQL; batch mode only exists for SQLite.
 migrate = Migrate(compare_type=True, compare_server_default=True, render_as_batch=False)
+login_manager = LoginManager()
+# Every POST, PUT, PATCH and DELETE outside /api/ must carry a CSRF token.
+csrf = CSRFProtect()

@@ -23,6 +23,7 @@ import flask_migrate
 import psycopg
 import pytest
 from api_client import ApiClient
+from browser_forms import add_admin, log_in
 from builders import bearer
 from psycopg import sql
 from sqlalchemy import create_engine, text
@@ -110,27 +111,54 @@ def make_app(server_url):
 
 
 @pytest.fixture
-def app(base_app):
-    """The app, with ``db.session`` inside a transaction rolled back after the test."""
+def connection(base_app):
+    """One connection with an outer transaction, rolled back after the test."""
     with base_app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        # A plain Session honours bind=; commits inside release a savepoint only.
-        session = Session(bind=connection, join_transaction_mode="create_savepoint")
-        db.session.registry.set(session)
-        try:
-            yield base_app
-        finally:
-            session.close()
-            db.session.registry.clear()
-            outer.rollback()
-            connection.close()
+        conn = db.engine.connect()
+    outer = conn.begin()
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
 
 
 @pytest.fixture
-def session(app):
-    """The test's session (same object as ``db.session`` in views)."""
-    return db.session
+def app(base_app, connection):
+    """The app; every request's ``db.session`` joins the test's transaction.
+
+    Each request still gets its own app context (and so its own ``g`` and
+    session), as in production; the sessions are plain SQLAlchemy sessions bound
+    to the test connection, where a commit only releases a savepoint.
+    """
+    registry = db.session.registry
+    original = registry.createfunc
+    registry.createfunc = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield base_app
+    finally:
+        registry.createfunc = original
+
+
+@pytest.fixture
+def engine(base_app):
+    """The app's engine (for event listeners), without holding an app context."""
+    with base_app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def session(app, connection):
+    """The test's own session, in the same transaction as the requests it makes.
+
+    Requests run in their own sessions: after one, ``refresh`` or ``expire_all``
+    before reading objects loaded earlier.
+    """
+    test_session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield test_session
+    finally:
+        test_session.close()
 
 
 @pytest.fixture
@@ -180,3 +208,12 @@ def committed(base_app, server_url):
     finally:
         helper.truncate()
         helper.engine.dispose()
+
+
+@pytest.fixture
+def admin_client(client, session):
+    """A test client logged in as an admin."""
+    add_admin(session)
+    response = log_in(client)
+    assert response.status_code == 302, response.text
+    return client

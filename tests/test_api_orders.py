@@ -6,7 +6,6 @@ import pytest
 from builders import add_customer, add_product
 from sqlalchemy import event, func, select
 
-from app.extensions import db
 from app.orders.models import Order, OrderLine
 
 STRATEGIES = ["pessimistic", "optimistic"]
@@ -21,17 +20,17 @@ def order_body(customer, *lines, **extra):
 
 
 @contextmanager
-def counting_statements():
+def counting_statements(engine):
     statements = []
 
     def count(conn, cursor, statement, *args):
         statements.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.mark.parametrize("locking", STRATEGIES)
@@ -56,7 +55,7 @@ def test_placing_an_order_takes_stock_and_returns_it(api, session, locking):
 
 
 @pytest.mark.parametrize("locking", STRATEGIES)
-def test_statement_count_does_not_grow_with_lines(api, session, locking):
+def test_statement_count_does_not_grow_with_lines(api, session, engine, locking):
     customer = add_customer(session)
     products = [add_product(session, stock=100) for _ in range(20)]
     api.get("/api/products")  # the token's first use is recorded once; keep it out
@@ -67,7 +66,7 @@ def test_statement_count_does_not_grow_with_lines(api, session, locking):
     ]
 
     def statements_for(body):
-        with counting_statements() as statements:
+        with counting_statements(engine) as statements:
             response = api.post("/api/orders", json=body)
         assert response.status_code == 201
         # The test harness turns commits into savepoints; those are not the app's.

@@ -66,7 +66,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(make_app, tmp_path):
 
 
 def test_web_connections_carry_timeouts_and_a_name(app):
-    with db.engine.connect() as conn:
+    with app.app_context(), db.engine.connect() as conn:
         settings = dict(
             conn.exec_driver_sql(
                 "SELECT name, setting FROM pg_settings WHERE name IN "

@@ -33,6 +33,7 @@ def test_same_key_same_body_replays_and_creates_one_order(api, session, shop):
     assert second.headers["Location"] == first.headers["Location"]
     assert second.headers["Idempotent-Replayed"] == "true"
     assert count_orders(session) == 1
+    session.refresh(shop[1])
     assert shop[1].stock == 9
 
 

@@ -38,8 +38,8 @@ def test_upgrade_downgrade_upgrade(make_app, make_database):
         assert _tables(db.engine) == {t.name for t in db.metadata.sorted_tables}
 
 
-def test_models_match_the_migrated_database(app):
-    with db.engine.connect() as conn:
+def test_models_match_the_migrated_database(engine):
+    with engine.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True}
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Text
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, DateTime, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -12,7 +13,7 @@ from app.db.columns import BigIntPk, CreatedAt
 from app.extensions import db
 
 
-class AdminUser(db.Model):
+class AdminUser(UserMixin, db.Model):
     """An operator who may log in to /admin/ and /reports/."""
 
     __tablename__ = "admin_users"
@@ -27,6 +28,10 @@ class AdminUser(db.Model):
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    def get_id(self) -> str:
+        """Flask-Login's user id (kept in the signed session cookie)."""
+        return str(self.id)
+
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of ``password``."""
         self.password_hash = generate_password_hash(password, method="scrypt")
@@ -37,3 +42,14 @@ class AdminUser(db.Model):
 
     def __repr__(self) -> str:
         return f"<AdminUser {self.email!r}>"
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per email, shared by every worker: repeated failures lock the
+    email out for a growing while (no sleeping request threads)."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

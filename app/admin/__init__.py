@@ -1,0 +1,37 @@
+"""The admin console at /admin/: Flask-Admin model views and the database pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from app.extensions import db
+
+
+def init_admin(app: Flask) -> Admin:
+    """Build the Admin and its views for ``app`` (a fresh one per app: Flask-Admin
+    registers blueprints, so a module-level Admin breaks a second create_app)."""
+    from app.admin.access import AdminUserView, ApiTokenView
+    from app.admin.catalog import ProductView
+    from app.admin.customers import CustomerView
+    from app.admin.orders import OrderView
+    from app.admin.security import SecureIndexView
+    from app.api.models import ApiToken
+    from app.auth.models import AdminUser
+    from app.catalog.models import Product
+    from app.customers.models import Customer
+    from app.orders.models import Order
+
+    admin = Admin(
+        app,
+        name="Stockroom",
+        theme=Bootstrap4Theme(swatch="flatly"),
+        index_view=SecureIndexView(url="/admin"),
+    )
+    admin.add_view(ProductView(Product, db, name="Products", category="Shop"))
+    admin.add_view(CustomerView(Customer, db, name="Customers", category="Shop"))
+    admin.add_view(OrderView(Order, db, name="Orders", category="Shop"))
+    admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", category="Access"))
+    admin.add_view(AdminUserView(AdminUser, db, name="Admin users", category="Access"))
+    return admin

@@ -1,0 +1,35 @@
+"""Customers in the admin."""
+
+from __future__ import annotations
+
+from wtforms import SelectField, StringField
+from wtforms.validators import InputRequired, Length, Regexp
+
+from app.admin.security import SecureModelView
+from app.auth.admins import EMAIL_PATTERN
+from app.customers.models import REGIONS
+
+
+class CustomerView(SecureModelView):
+    """Customers: search by email or name, filter by region. Not deletable (orders)."""
+
+    can_delete = False
+    column_list = ("id", "public_id", "email", "name", "region", "created_at")
+    column_searchable_list = ("email", "name")
+    column_filters = ("region", "created_at")
+    column_sortable_list = ("id", "email", "name", "region", "created_at")
+    column_default_sort = ("id", False)
+    form_columns = ("email", "name", "region")
+    form_overrides = {"email": StringField, "name": StringField, "region": SelectField}
+    form_args = {
+        "email": {
+            "validators": [
+                InputRequired(),
+                Length(3, 320),
+                Regexp(EMAIL_PATTERN, message="Not an email address."),
+            ],
+            "filters": [lambda value: value.strip().lower() if value else value],
+        },
+        "name": {"validators": [InputRequired(), Length(1, 200)]},
+        "region": {"choices": [(r, r) for r in REGIONS]},
+    }

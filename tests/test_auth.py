@@ -1,0 +1,97 @@
+"""Login, logout, CSRF and the lockout after repeated failures."""
+
+import pytest
+from browser_forms import PASSWORD, add_admin, csrf_token, log_in
+from sqlalchemy import select
+
+from app.auth.models import AdminUser, LoginThrottle
+from app.auth.throttle import FREE_FAILURES
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/product/",
+    "/admin/customer/",
+    "/admin/order/",
+    "/admin/apitoken/",
+    "/admin/adminuser/",
+    "/admin/product/new/",
+    "/admin/order/details/?id=1",
+]
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_admin_pages_require_login(client, page):
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_login_takes_you_where_you_were_going(client, session):
+    add_admin(session)
+    response = log_in(client, next_="/admin/order/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/order/"
+    assert client.get("/admin/order/").status_code == 200
+    assert session.scalar(select(AdminUser.last_login_at)) is not None
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "evil"],
+)
+def test_next_cannot_leave_the_site(client, session, target):
+    add_admin(session)
+    response = log_in(client, next_=target)
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_wrong_password_and_unknown_email_look_the_same(client, session):
+    add_admin(session)
+    wrong = log_in(client, password="not the password")
+    unknown = log_in(client, email="nobody@example.com")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Wrong email or password." in wrong.text
+    assert "Wrong email or password." in unknown.text
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_without_csrf_token_is_refused(client, session):
+    add_admin(session)
+    response = client.post("/login", data={"email": "ops@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_repeated_failures_lock_the_email(client, session):
+    add_admin(session)
+    for _ in range(FREE_FAILURES):
+        assert log_in(client, password="guess again!").status_code == 401
+    locked = log_in(client)  # even the right password is refused for now
+    assert locked.status_code == 429
+    assert "Too many failed attempts" in locked.text
+    throttle = session.scalar(select(LoginThrottle))
+    assert throttle.failures == FREE_FAILURES
+
+
+def test_success_clears_the_failures(client, session):
+    add_admin(session)
+    log_in(client, password="guess again!")
+    assert log_in(client).status_code == 302
+    assert session.scalar(select(LoginThrottle)) is None
+
+
+def test_logout_needs_a_post_with_csrf(admin_client):
+    assert admin_client.get("/logout").status_code == 405
+    assert admin_client.post("/logout").status_code == 400  # no CSRF token
+    page = admin_client.get("/admin/")
+    response = admin_client.post("/logout", data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302
+    assert admin_client.get("/admin/").status_code == 302
+
+
+def test_session_cookie_is_httponly_and_samesite(client, session):
+    add_admin(session)
+    response = log_in(client)
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
