@@ -88,13 +88,15 @@ class AdminUserView(SecureModelView):
             "filters": [lambda value: value.strip().lower() if value else value],
         }
     }
-    form_extra_fields = {
-        "password": PasswordField(
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        form_class.password = PasswordField(
             "Password",
             validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
             description=f"At least {MIN_PASSWORD_LENGTH} characters; leave empty to keep it.",
         )
-    }
+        return form_class
 
     def create_model(self, form):
         if not form.password.data:

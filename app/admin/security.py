@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import BaseForm
 from flask_login import current_user
@@ -53,7 +54,9 @@ class SecureModelView(LoginRequired, ModelView):
         ids = integer_ids([id])
         return db.session.get(self.model, ids[0]) if ids else None
 
+    @action("delete", "Delete", "Are you sure you want to delete the selected records?")
     def action_delete(self, ids):
+        """Flask-Admin's bulk delete, with the ids cast (flask-admin issue 2951)."""
         return super().action_delete(tuple(integer_ids(ids)))
 
 
