@@ -30,3 +30,5 @@ proc_name = "stockroom"
 
 on_starting = gunicorn_hooks.on_starting
 on_exit = gunicorn_hooks.on_exit
+post_worker_init = gunicorn_hooks.post_worker_init
+worker_exit = gunicorn_hooks.worker_exit

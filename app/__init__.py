@@ -7,6 +7,7 @@ from flask import Flask
 from app import config
 from app.db.embedded import AutoStart, EmbeddedPostgres
 from app.db.engine import engine_options, install_connect_hooks
+from app.db.instrumentation import install_engine_events, install_request_hooks
 from app.db.pool_plan import plan_from_environment
 from app.extensions import csrf, db, login_manager, migrate
 from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH, MIGRATIONS_DIR, TEMPLATES_DIR
@@ -42,6 +43,10 @@ def register_database(app: Flask) -> None:
     role = app.config.get("APP_ROLE") or ("web" if plan else "cli")
     with app.app_context():
         install_connect_hooks(db.engine, role=role, autostart=autostart)
+        if app.config["DB_INSTRUMENTATION"]:
+            install_engine_events(db.engine, app)
+    if app.config["DB_INSTRUMENTATION"]:
+        install_request_hooks(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -65,10 +70,12 @@ def register_blueprints(app: Flask) -> None:
     from app.catalog import api as _catalog_api  # noqa: F401
     from app.customers import api as _customers_api  # noqa: F401
     from app.health import bp as health_bp
+    from app.metrics import bp as metrics_bp
     from app.orders import api as _orders_api  # noqa: F401
 
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
     # The API authenticates with bearer tokens, not cookies: no CSRF there.

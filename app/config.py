@@ -105,6 +105,14 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_LOCK_TIMEOUT_MS": env_int("DB_LOCK_TIMEOUT_MS", 2000),
         "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": env_int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000),
         "SLOW_QUERY_MS": env_int("SLOW_QUERY_MS", 200),
+        # Per-request query counts, slow-query capture, pool wait and leak tracking.
+        "DB_INSTRUMENTATION": env_choice("DB_INSTRUMENTATION", "on", ("on", "off")) == "on",
+        "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),
+        "DB_REPORT_INTERVAL": env_int("DB_REPORT_INTERVAL", 2, minimum=1),
+        # The same statement this many times in one request is the N+1 shape: logged,
+        # or raised where N_PLUS_ONE_RAISE is set (the tests set it).
+        "N_PLUS_ONE_THRESHOLD": env_int("N_PLUS_ONE_THRESHOLD", 10, minimum=2),
+        "N_PLUS_ONE_RAISE": False,
         "GUNICORN_THREADS": default_threads(),
         "SQLALCHEMY_RECORD_QUERIES": False,
         "ORDER_LOCKING": env_choice("ORDER_LOCKING", "pessimistic", ("pessimistic", "optimistic")),

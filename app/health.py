@@ -13,8 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.pool_plan import (
     SERVER_LIMITS_SQL,
     PoolPlanError,
-    compute_plan,
     limits_from_row,
+    single_process_plan,
 )
 from app.extensions import db
 from app.paths import MIGRATIONS_DIR
@@ -66,15 +66,7 @@ def readyz():
     if plan is None:
         # Not under gunicorn: report the plan this single process would get.
         try:
-            plan = compute_plan(
-                workers=1,
-                threads=current_app.config["GUNICORN_THREADS"],
-                instances=current_app.config["APP_INSTANCES"],
-                reserved=current_app.config["DB_POOL_RESERVED"],
-                limits=limits,
-                source="single-process",
-            )
-            body["pool"] = plan.as_dict()
+            body["pool"] = single_process_plan(current_app.config, limits).as_dict()
         except PoolPlanError as error:
             body["pool"] = {"error": str(error)}
     body["pool"]["worker"] = pool_status()

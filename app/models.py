@@ -4,6 +4,7 @@ from app.api.models import ApiToken, IdempotencyRecord
 from app.auth.models import AdminUser
 from app.catalog.models import Product
 from app.customers.models import Customer
+from app.db.models import SlowQueryReport, WorkerReport
 from app.orders.models import Order, OrderLine
 
 __all__ = [
@@ -14,4 +15,6 @@ __all__ = [
     "Order",
     "OrderLine",
     "Product",
+    "SlowQueryReport",
+    "WorkerReport",
 ]

@@ -79,6 +79,8 @@ def app_config(url: str, **overrides) -> dict:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url),
         "APP_ROLE": "test",
+        # Any request running one statement 10+ times fails its test.
+        "N_PLUS_ONE_RAISE": True,
         **overrides,
     }
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -41,7 +45,13 @@ def clean_env(**extra: str) -> dict:
             "STOCKROOM_POOL_PLAN",
         }
     }
-    return env | {"PYTHONUNBUFFERED": "1"} | extra
+    # Nothing of the developer's instance/ (database, secret key) is touched.
+    defaults = {
+        "PYTHONUNBUFFERED": "1",
+        "SECRET_KEY": "test-secret",
+        "STOCKROOM_INSTANCE_PATH": tempfile.mkdtemp(prefix="stockroom-test-instance-"),
+    }
+    return env | defaults | extra
 
 
 def flask(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -73,6 +83,29 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in through the form, like a browser."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base_url + path, timeout=10) as response:
+            return response.read().decode()
+
+    def log_in(self, email: str, password: str) -> None:
+        page = self.get("/login")
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode(
+            {"email": email, "password": password, "csrf_token": token}
+        ).encode()
+        with self.opener.open(self.base_url + "/login", data=data, timeout=10) as response:
+            assert "/admin/" in response.url, "login failed"
 
 
 class Gunicorn:

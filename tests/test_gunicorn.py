@@ -7,7 +7,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from processes import Gunicorn, clean_env, get_json
+from browser_forms import PASSWORD, add_admin
+from processes import Browser, Gunicorn, clean_env, get_json
 from sqlalchemy import text
 
 from app.paths import GUNICORN_CONF, PROJECT_ROOT
@@ -131,3 +132,31 @@ def test_gunicorn_refuses_a_plan_with_no_connection_per_worker(server_url):
     for fact in ("3 workers", "4 threads", "max_connections=100", "DB_POOL_RESERVED=97"):
         assert fact in refusals[0]
     assert "Booting worker" not in output
+
+
+def test_pool_page_and_metrics_show_every_worker(base_app, committed, server_url, tmp_path):
+    with committed.sessions() as session:
+        add_admin(session)
+    env = clean_env(
+        DATABASE_URL=server_url, WEB_CONCURRENCY="3", GUNICORN_THREADS="2", DB_REPORT_INTERVAL="1"
+    )
+    with Gunicorn(env, tmp_path / "gunicorn.log") as server:
+        server.wait_ready()
+        browser = Browser(server.url)
+        browser.log_in("ops@example.com", PASSWORD)
+        workers = booted_workers(server.log())
+        assert len(workers) == 3
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            page = browser.get("/admin/db/pool/")
+            shown = {int(pid) for pid in re.findall(r'data-pid="(\d+)"', page)}
+            if shown >= workers:
+                break
+            time.sleep(0.3)
+        # Whichever worker served it, the page lists every worker with its own pool.
+        assert shown == workers
+        assert "pool_size = min(2 threads, 30) = 2" in page
+        metrics = browser.get("/metrics")
+        assert {
+            int(p) for p in re.findall(r'stockroom_pool_size\{host="[^"]+",pid="(\d+)"\}', metrics)
+        } == workers

@@ -15,6 +15,7 @@ def init_admin(app: Flask) -> Admin:
     from app.admin.access import AdminUserView, ApiTokenView
     from app.admin.catalog import ProductView
     from app.admin.customers import CustomerView
+    from app.admin.database import ActivityView, MigrationsView, PoolView, QueriesView
     from app.admin.orders import OrderView
     from app.admin.security import SecureIndexView
     from app.api.models import ApiToken
@@ -34,4 +35,14 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(OrderView(Order, db, name="Orders", category="Shop"))
     admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", category="Access"))
     admin.add_view(AdminUserView(AdminUser, db, name="Admin users", category="Access"))
+    for view, name in (
+        (PoolView, "Pool"),
+        (QueriesView, "Queries"),
+        (MigrationsView, "Migrations"),
+        (ActivityView, "Activity"),
+    ):
+        slug = name.lower()
+        admin.add_view(
+            view(name=name, category="Database", endpoint=f"db_{slug}", url=f"db/{slug}")
+        )
     return admin

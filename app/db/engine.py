@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.db.embedded import AutoStart
+from app.db.instrumentation import InstrumentedQueuePool
 from app.db.pool_plan import PoolPlan
 
 
@@ -29,6 +30,7 @@ def engine_options(config: dict, plan: PoolPlan | None) -> dict:
         f" -c idle_in_transaction_session_timeout={config['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS']}"
     )
     return {
+        "poolclass": InstrumentedQueuePool,
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": config["DB_POOL_TIMEOUT"],

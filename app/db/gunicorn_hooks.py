@@ -61,3 +61,22 @@ def on_exit(server) -> None:
     """Stop the embedded server if this gunicorn started it."""
     if _started_embedded is not None:
         _started_embedded.stop()
+
+
+def post_worker_init(worker) -> None:
+    """Start the worker's monitoring reporter (app/db/reporter.py)."""
+    from app.db.reporter import Reporter
+
+    app = worker.wsgi
+    if getattr(app, "config", {}).get("DB_INSTRUMENTATION"):
+        reporter = Reporter(app)
+        app.extensions["stockroom.reporter"] = reporter
+        reporter.start()
+
+
+def worker_exit(server, worker) -> None:
+    """Stop the reporter and take this worker off the pool page."""
+    app = getattr(worker, "wsgi", None)
+    reporter = getattr(app, "extensions", {}).get("stockroom.reporter")
+    if reporter is not None:
+        reporter.stop()

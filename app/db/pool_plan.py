@@ -176,3 +176,15 @@ def plan_from_environment() -> PoolPlan | None:
     """The plan the gunicorn master computed, if this process is one of its workers."""
     raw = os.environ.get(PLAN_ENV)
     return PoolPlan.from_json(raw) if raw else None
+
+
+def single_process_plan(config, limits: ServerLimits) -> PoolPlan:
+    """The plan for a process not started by gunicorn (CLI, tests, flask run)."""
+    return compute_plan(
+        workers=1,
+        threads=config["GUNICORN_THREADS"],
+        instances=config["APP_INSTANCES"],
+        reserved=config["DB_POOL_RESERVED"],
+        limits=limits,
+        source="single-process",
+    )

@@ -10,7 +10,13 @@ from app.api import idempotency
 from app.api.blueprint import bp
 from app.api.problems import problem_for
 from app.api.validation import MAX_BIGINT, Errors, json_object
-from app.db.transactions import RetryPolicy, run_in_transaction
+from app.db.instrumentation import stats
+from app.db.transactions import (
+    ConflictPersists,
+    LockWaitTimeout,
+    RetryPolicy,
+    run_in_transaction,
+)
 from app.errors import RETRY_AFTER_SECONDS, problem
 from app.extensions import db
 from app.orders.models import Order
@@ -121,13 +127,19 @@ def place(request_: OrderRequest, record_id: int | None) -> Response:
         response = run_in_transaction(
             db.session, work, retry=retry_policy(), on_retry=attempts.append
         )
+    except (ConflictPersists, LockWaitTimeout):
+        stats.record_order("conflict", len(attempts))
+        raise
     except OrderError as error:
         # The same request would fail the same way now: keep the answer for replays.
+        stats.record_order(error.outcome, len(attempts))
         response = problem_for(error)
         if record_id is not None:
             run_in_transaction(
                 db.session, lambda session: idempotency.complete(session, record_id, response)
             )
+    else:
+        stats.record_order("placed", len(attempts))
     response.headers["Order-Retries"] = str(len(attempts))
     return response
 

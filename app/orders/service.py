@@ -26,9 +26,13 @@ LOCKING_STRATEGIES = (PESSIMISTIC, OPTIMISTIC)
 class OrderError(Exception):
     """A request the order service refuses; nothing was written."""
 
+    outcome = "refused"  # the label it is counted under in /metrics
+
 
 class UnknownCustomer(OrderError):
     """No customer has this id."""
+
+    outcome = "unknown_customer"
 
     def __init__(self, customer_id: int) -> None:
         super().__init__(f"no customer with id {customer_id}")
@@ -37,6 +41,8 @@ class UnknownCustomer(OrderError):
 
 class UnknownProducts(OrderError):
     """Some products do not exist (or were deleted)."""
+
+    outcome = "unknown_product"
 
     def __init__(self, product_ids: list[int]) -> None:
         super().__init__(f"no product with id {', '.join(map(str, product_ids))}")
@@ -54,6 +60,8 @@ class Shortage:
 
 class InsufficientStock(OrderError):
     """At least one line asks for more units than are in stock."""
+
+    outcome = "insufficient_stock"
 
     def __init__(self, shortages: list[Shortage]) -> None:
         first = shortages[0]

@@ -1,0 +1,85 @@
+"""/admin/db/pool/: every worker's pool, the sizing plan, server connections,
+and connections held too long."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, current_app
+from flask_admin import expose
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.admin.security import SecureBaseView
+from app.db.pool_plan import (
+    SERVER_LIMITS_SQL,
+    PoolPlan,
+    PoolPlanError,
+    limits_from_row,
+    single_process_plan,
+)
+from app.db.reporter import HOST, live_reports, refresh_own_report
+from app.db.sql import query
+from app.extensions import db
+
+
+def live_workers(session: Session, app: Flask) -> list[dict]:
+    """Reports of live workers as dicts (this process included: the page refreshes
+    its own report first)."""
+    return [
+        {
+            column: getattr(row, column)
+            for column in (
+                "host",
+                "pid",
+                "role",
+                "started_at",
+                "reported_at",
+                "plan",
+                "pool",
+                "counters",
+            )
+        }
+        | {"serving_this_page": row.host == HOST and row.pid == os.getpid()}
+        for row in live_reports(session, app)
+    ]
+
+
+def pool_page(session: Session, app: Flask) -> dict:
+    """Everything the pool page shows."""
+    workers = live_workers(session, app)
+    limits = limits_from_row(session.execute(text(SERVER_LIMITS_SQL)).one())
+    reported = next((w["plan"] for w in workers if w["plan"]), None)
+    plan, plan_error = None, None
+    try:
+        plan = PoolPlan(**reported) if reported else single_process_plan(app.config, limits)
+    except PoolPlanError as error:
+        plan_error = str(error)
+    connections = session.execute(query("app.admin.database", "server_connections.sql")).all()
+    ours = sum(c.connections for c in connections if c.application_name.startswith("stockroom:"))
+    held = [
+        {"host": w["host"], "pid": w["pid"], **h}
+        for w in workers
+        for h in w["pool"]["held_too_long"]
+    ]
+    return {
+        "workers": workers,
+        "plan": plan,
+        "plan_error": plan_error,
+        "limits": limits,
+        "connections": connections,
+        "app_connections": ours,
+        "checked_out": sum(w["pool"]["checked_out"] for w in workers),
+        "held": held,
+        "leak_seconds": app.config["DB_LEAK_SECONDS"],
+    }
+
+
+class PoolView(SecureBaseView):
+    """The pool page."""
+
+    @expose("/")
+    def index(self):
+        app = current_app._get_current_object()
+        refresh_own_report(app)
+        return self.render("admin/db/pool.html", **pool_page(db.session, app))

@@ -1,0 +1,11 @@
+-- Every session of this database but ours: what it runs, for how long, and who
+-- blocks it.
+SELECT pid, usename, application_name, client_addr, backend_type, state,
+       wait_event_type, wait_event,
+       now() - xact_start AS transaction_age,
+       now() - query_start AS query_age,
+       pg_blocking_pids(pid) AS blocked_by,
+       left(query, 1000) AS query
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+ORDER BY (state = 'idle'), query_start

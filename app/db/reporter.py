@@ -1,0 +1,161 @@
+"""Copies this worker's monitoring numbers into PostgreSQL every few seconds.
+
+Each gunicorn worker has its own memory; the admin's database pages and /metrics
+must show every worker from whichever one serves them. Each worker upserts one
+row of pool state and counters, and one row per slow statement it has seen
+changing; readers aggregate. A worker that exits removes its row; one that was
+killed ages out (its row stops being refreshed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.db.instrumentation import WorkerStats, stats
+from app.db.models import SlowQueryReport, WorkerReport
+from app.db.transactions import run_in_transaction
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+HOST = socket.gethostname()
+MISSED_REPORTS = 3
+HISTORY = timedelta(days=1)  # slow statements not seen for this long are forgotten
+
+
+def worker_snapshot(app: Flask, worker_stats: WorkerStats = stats) -> dict:
+    """This process's report row, as a dict."""
+    plan = app.extensions.get("stockroom.pool_plan")
+    return {
+        "host": HOST,
+        "pid": os.getpid(),
+        "role": app.config.get("APP_ROLE") or ("web" if plan else "cli"),
+        "started_at": worker_stats.started_at,
+        "reported_at": datetime.now(UTC),
+        "plan": plan.as_dict() if plan else None,
+        "pool": worker_stats.pool_snapshot(db.engine.pool, app.config["DB_LEAK_SECONDS"]),
+        "counters": worker_stats.counters(),
+    }
+
+
+def write_report(session: Session, app: Flask, worker_stats: WorkerStats = stats) -> None:
+    """Upsert this worker's row and its changed slow statements."""
+    row = worker_snapshot(app, worker_stats)
+    statement = insert(WorkerReport).values(**row)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[WorkerReport.host, WorkerReport.pid],
+            set_={key: statement.excluded[key] for key in row if key not in ("host", "pid")},
+        )
+    )
+    with worker_stats.lock:
+        changed = [worker_stats.slow[sql] for sql in worker_stats.dirty if sql in worker_stats.slow]
+        rows = [
+            {
+                "host": HOST,
+                "pid": row["pid"],
+                "fingerprint": entry.fingerprint,
+                "sql": entry.sql,
+                "count": entry.count,
+                "total_ms": entry.total_ms,
+                "max_ms": entry.max_ms,
+                "samples": list(entry.samples),
+                "last_seen": entry.last_seen,
+                "endpoint": entry.endpoint,
+                "location": entry.location,
+                "params": entry.params,
+            }
+            for entry in changed
+        ]
+        worker_stats.dirty.clear()
+    if rows:
+        statement = insert(SlowQueryReport).values(rows)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    SlowQueryReport.host,
+                    SlowQueryReport.pid,
+                    SlowQueryReport.fingerprint,
+                ],
+                set_={
+                    key: statement.excluded[key]
+                    for key in rows[0]
+                    if key not in ("host", "pid", "fingerprint")
+                },
+            )
+        )
+    session.execute(
+        delete(SlowQueryReport).where(
+            SlowQueryReport.last_seen < func.now() - func.cast(HISTORY, db.Interval)
+        )
+    )
+
+
+def refresh_own_report(app: Flask) -> None:
+    """Write this process's report now, so a page it serves includes it up to date
+    (and processes that run no reporter, such as ``flask run``, appear at all)."""
+    try:
+        run_in_transaction(db.session, lambda session: write_report(session, app))
+    except SQLAlchemyError as error:
+        log.warning("could not write this worker's report: %s", str(error).splitlines()[0])
+
+
+def live_reports(session: Session, app: Flask) -> list[WorkerReport]:
+    """Reports of workers still reporting (three missed reports and a worker is gone)."""
+    window = timedelta(seconds=app.config["DB_REPORT_INTERVAL"] * MISSED_REPORTS)
+    return session.scalars(
+        select(WorkerReport)
+        .where(WorkerReport.reported_at > func.now() - window)
+        .order_by(WorkerReport.host, WorkerReport.pid)
+    ).all()
+
+
+def forget_worker(session: Session, pid: int) -> None:
+    """Remove an exiting worker's row (its slow statements stay, as history)."""
+    session.execute(delete(WorkerReport).where(WorkerReport.host == HOST, WorkerReport.pid == pid))
+
+
+class Reporter(threading.Thread):
+    """Background thread of a gunicorn worker: reports every DB_REPORT_INTERVAL s."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(name="stockroom-reporter", daemon=True)
+        self.app = app
+        self.interval = app.config["DB_REPORT_INTERVAL"]
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.report()
+            if self.stopping.wait(self.interval):
+                return
+
+    def report(self) -> None:
+        """One report; a database outage only skips it."""
+        with self.app.app_context():
+            try:
+                run_in_transaction(db.session, lambda session: write_report(session, self.app))
+            except SQLAlchemyError as error:
+                log.debug("monitoring report skipped: %s", str(error).splitlines()[0])
+            finally:
+                db.session.remove()
+
+    def stop(self) -> None:
+        """Stop reporting and remove this worker's row."""
+        self.stopping.set()
+        with self.app.app_context():
+            try:
+                run_in_transaction(db.session, lambda s: forget_worker(s, os.getpid()))
+            except SQLAlchemyError:
+                pass
+            finally:
+                db.session.remove()

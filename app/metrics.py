@@ -1,0 +1,97 @@
+"""/metrics in Prometheus text format, for every live gunicorn worker.
+
+Each worker writes its numbers to ``db_worker_reports`` every few seconds
+(app/db/reporter.py); whichever worker answers the scrape reads all of them, so
+the series cover the whole deployment, labelled by host and pid. A worker's
+counters leave with it (Prometheus treats that as a counter reset).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from app.db.instrumentation import DURATION_BUCKETS
+from app.db.reporter import live_reports, refresh_own_report
+from app.extensions import db
+
+bp = Blueprint("metrics", __name__)
+
+GAUGES = {
+    "size": "Connections the pool keeps open.",
+    "checked_out": "Connections in use by requests now.",
+    "checked_in": "Idle connections in the pool now.",
+    "overflow": "Connections open beyond pool_size now.",
+}
+POOL_COUNTERS = {
+    "waits": ("stockroom_pool_waits_total", "Checkouts that had to wait for a connection."),
+    "wait_seconds": ("stockroom_pool_wait_seconds_total", "Time spent waiting for a connection."),
+    "timeouts": ("stockroom_pool_timeouts_total", "Checkouts that gave up (pool timeout)."),
+}
+
+
+def _labels(**labels) -> str:
+    def escape(value) -> str:
+        return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{key}="{escape(value)}"' for key, value in labels.items()) + "}"
+
+
+def render(workers) -> str:
+    """The exposition text for the given worker reports."""
+    lines: list[str] = []
+
+    def family(name: str, kind: str, help_text: str) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+
+    for key, help_text in GAUGES.items():
+        family(f"stockroom_pool_{key}", "gauge", help_text)
+        lines += [
+            f"stockroom_pool_{key}{_labels(host=w.host, pid=w.pid)} {w.pool[key]}" for w in workers
+        ]
+    for key, (name, help_text) in POOL_COUNTERS.items():
+        family(name, "counter", help_text)
+        lines += [f"{name}{_labels(host=w.host, pid=w.pid)} {w.pool[key]}" for w in workers]
+
+    family("stockroom_db_query_duration_seconds", "histogram", "Duration of SQL statements.")
+    for w in workers:
+        cumulative = 0
+        for bound, count in zip(
+            [*map(str, DURATION_BUCKETS), "+Inf"], w.counters["buckets"], strict=True
+        ):
+            cumulative += count
+            lines.append(
+                "stockroom_db_query_duration_seconds_bucket"
+                f"{_labels(host=w.host, pid=w.pid, le=bound)} {cumulative}"
+            )
+        lines.append(
+            f"stockroom_db_query_duration_seconds_sum{_labels(host=w.host, pid=w.pid)}"
+            f" {w.counters['query_seconds']}"
+        )
+        lines.append(
+            f"stockroom_db_query_duration_seconds_count"
+            f"{_labels(host=w.host, pid=w.pid)} {w.counters['queries']}"
+        )
+
+    family("stockroom_http_requests_total", "counter", "Requests answered, by status class.")
+    for w in workers:
+        lines += [
+            f"stockroom_http_requests_total{_labels(host=w.host, pid=w.pid, status=status)} {count}"
+            for status, count in sorted(w.counters["requests"].items())
+        ]
+
+    family("stockroom_orders_total", "counter", "POST /api/orders outcomes (and retries).")
+    for w in workers:
+        lines += [
+            f"stockroom_orders_total{_labels(host=w.host, pid=w.pid, outcome=outcome)} {count}"
+            for outcome, count in sorted(w.counters["orders"].items())
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus scrape endpoint."""
+    app = current_app._get_current_object()
+    refresh_own_report(app)
+    return Response(render(live_reports(db.session, app)), mimetype="text/plain; version=0.0.4")

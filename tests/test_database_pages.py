@@ -1,0 +1,222 @@
+"""Instrumentation and the admin's database pages, in one process."""
+
+import json
+import logging
+import threading
+import time
+
+import flask_migrate
+import pytest
+from browser_forms import add_admin, log_in
+from builders import add_product
+from sqlalchemy import text
+
+from app.db.instrumentation import NPlusOneDetected
+from app.extensions import db
+
+
+def test_requests_carry_server_timing_and_a_log_line(admin_client, caplog):
+    with caplog.at_level(logging.INFO, logger="stockroom.request"):
+        response = admin_client.get("/admin/product/")
+    timing = response.headers["Server-Timing"]
+    assert timing.startswith("db;dur=") and "queries" in timing and "app;dur=" in timing
+    line = json.loads(caplog.records[-1].getMessage())
+    assert line["path"] == "/admin/product/"
+    assert line["status"] == 200
+    assert line["queries"] >= 2
+    assert line["db_ms"] >= 0
+
+
+@pytest.fixture
+def probe_app(make_app):
+    """An app with extra routes that misbehave on purpose, slow queries captured at 30 ms."""
+    app = make_app(SLOW_QUERY_MS=30, DB_LEAK_SECONDS=1)
+
+    @app.get("/_probe/n-plus-one")
+    def n_plus_one():
+        for product_id in range(12):
+            db.session.execute(text("SELECT id FROM products WHERE id = :id"), {"id": product_id})
+        return "done"
+
+    @app.get("/_probe/slow")
+    def slow():
+        db.session.execute(
+            text(
+                "SELECT count(*) FROM products"
+                " WHERE price_cents > :floor AND pg_sleep(0.04) IS NOT NULL"
+            ),
+            {"floor": 5},
+        ).scalar()
+        db.session.execute(text("UPDATE products SET stock = stock WHERE pg_sleep(0.04) IS NULL"))
+        db.session.rollback()
+        return "done"
+
+    return app
+
+
+def test_n_plus_one_is_an_error_in_tests(probe_app):
+    with pytest.raises(NPlusOneDetected, match="12 times"):
+        probe_app.test_client().get("/_probe/n-plus-one")
+
+
+def test_n_plus_one_is_logged_in_production(probe_app, caplog):
+    probe_app.config["N_PLUS_ONE_RAISE"] = False
+    with caplog.at_level(logging.WARNING, logger="stockroom.request"):
+        assert probe_app.test_client().get("/_probe/n-plus-one").status_code == 200
+    warning = json.loads(caplog.records[-1].getMessage())
+    assert warning["n_plus_one"]["times"] == 12
+    assert "FROM products WHERE id" in warning["n_plus_one"]["statement"]
+
+
+def logged_in(app, committed):
+    with committed.sessions() as session:
+        add_admin(session)
+    client = app.test_client()
+    assert log_in(client).status_code == 302
+    return client
+
+
+def test_slow_statements_are_captured_and_explained(probe_app, committed):
+    client = logged_in(probe_app, committed)
+    with committed.sessions() as session:
+        add_product(session, price_cents=100)  # pg_sleep runs once per row
+    assert client.get("/_probe/slow").status_code == 200
+    page = client.get("/admin/db/queries/")
+    assert page.status_code == 200
+    assert "pg_sleep(0.04)" in page.text
+    assert "%(floor)s" in page.text  # the statement, never its values
+    assert "slow" in page.text  # the endpoint that ran it
+    assert "tests/test_database_pages.py" in page.text  # and where in the code
+
+    from app.db.instrumentation import stats
+
+    select_entry = next(e for e in stats.slow.values() if e.sql.startswith("SELECT count(*)"))
+    update_entry = next(e for e in stats.slow.values() if e.sql.startswith("UPDATE products"))
+
+    plain = client.get(f"/admin/db/queries/explain/{select_entry.fingerprint}")
+    assert plain.status_code == 200
+    assert "Aggregate" in plain.text and "actual time" not in plain.text
+    analyzed = client.get(f"/admin/db/queries/explain/{select_entry.fingerprint}?analyze=1")
+    assert "actual time" in analyzed.text
+
+    refused = client.get(f"/admin/db/queries/explain/{update_entry.fingerprint}?analyze=1")
+    assert "Only captured SELECT statements" in refused.text
+    assert client.get("/admin/db/queries/explain/0123456789abcdef").status_code == 404
+    assert client.get("/admin/db/queries/explain/DROP%20TABLE%20x").status_code == 404
+
+
+def test_pool_page_shows_this_worker_and_connections_held_too_long(probe_app, committed):
+    client = logged_in(probe_app, committed)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with probe_app.app_context(), db.engine.connect():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        holding.wait(5)
+        time.sleep(1.2)
+        page = client.get("/admin/db/pool/")
+    finally:
+        release.set()
+        holder.join()
+    assert page.status_code == 200
+    assert "budget = " in page.text
+    assert f'data-pid="{__import__("os").getpid()}"' in page.text
+    assert "stockroom:test:" in page.text  # server connections by application
+    held = page.text.split('id="held"')[1]
+    assert "tests/test_database_pages.py" in held
+    assert "hold" in held
+
+
+def test_migrations_page_shows_pending_revisions(make_app, make_database, committed):
+    app = make_app(make_database())
+    with app.app_context():
+        flask_migrate.upgrade()
+        flask_migrate.downgrade(revision="-1")
+        from app.auth.admins import set_admin_password
+
+        set_admin_password(db.session, "ops@example.com", "correct horse battery")
+        db.session.commit()
+    client = app.test_client()
+    assert log_in(client).status_code == 302
+    page = client.get("/admin/db/migrations/")
+    assert page.status_code == 200
+    pending = page.text.split('id="pending"')[1].split("</div>")[0]
+    assert "1 pending" in pending
+    assert "monitoring snapshots" in pending
+
+
+def test_migrations_page_at_head_shows_no_drift(admin_client):
+    page = admin_client.get("/admin/db/migrations/")
+    assert "At head: nothing pending." in page.text
+    assert "No drift between the models and the database." in page.text
+    assert page.text.count("(head)") == 1
+
+
+def test_activity_page_shows_who_blocks_whom(probe_app, committed):
+    client = logged_in(probe_app, committed)
+    with committed.sessions() as session:
+        product_id = add_product(session).id
+    blocker = committed.connect()
+    blocker.begin()
+    blocker.execute(text("SELECT * FROM products WHERE id = :id FOR UPDATE"), {"id": product_id})
+    waiter = committed.connect()
+
+    def wait_for_lock():
+        try:
+            waiter.execute(text("SET lock_timeout = '5s'"))
+            waiter.execute(
+                text("UPDATE products SET stock = stock + 1 WHERE id = :id"), {"id": product_id}
+            )
+        finally:
+            waiter.rollback()
+
+    thread = threading.Thread(target=wait_for_lock)
+    thread.start()
+    try:
+        for _ in range(50):
+            page = client.get("/admin/db/activity/")
+            if "No session is waiting" not in page.text:
+                break
+            time.sleep(0.05)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        thread.join()
+        waiter.close()
+    waits = page.text.split('id="lock-waits"')[1].split("</table>")[0]
+    assert "UPDATE products SET stock = stock + 1" in waits
+    assert "FOR UPDATE" in waits
+    assert "idle in transaction" in waits
+
+
+def test_metrics_cover_pool_queries_requests_and_orders(api, session, client):
+    from builders import add_customer
+
+    customer = add_customer(session)
+    product = add_product(session)
+    api.post(
+        "/api/orders",
+        json={"customer_id": customer.id, "lines": [{"product_id": product.id, "quantity": 1}]},
+    )
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    body = response.text
+    for family in (
+        "stockroom_pool_size",
+        "stockroom_pool_checked_out",
+        "stockroom_pool_waits_total",
+        "stockroom_pool_timeouts_total",
+        "stockroom_db_query_duration_seconds_bucket",
+        "stockroom_http_requests_total",
+        "stockroom_orders_total",
+    ):
+        assert f"# TYPE {family.removesuffix('_bucket')}" in body
+    assert 'le="+Inf"' in body
+    assert 'outcome="placed"' in body
