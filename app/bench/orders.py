@@ -100,7 +100,9 @@ class Server:
             "GUNICORN_THREADS": str(threads),
             "PORT": str(self.port),
             "BIND": "127.0.0.1",
+            # Per-request log lines measure the terminal, not the database path.
             "ACCESS_LOG": "off",
+            "REQUEST_LOG": "off",
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],

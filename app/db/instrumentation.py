@@ -269,9 +269,25 @@ def install_engine_events(engine: Engine, app: Flask) -> None:
             stats.checked_out.pop(id(record), None)
 
 
+def configure_request_log(app: Flask) -> None:
+    """Send the per-request JSON lines to stderr (gunicorn's error log), unless
+    REQUEST_LOG=off; tests leave logging to pytest."""
+    if app.testing or log.handlers:
+        return
+    if not app.config["REQUEST_LOG"]:
+        log.setLevel(logging.WARNING)  # N+1 warnings still reach the root logger
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def install_request_hooks(app: Flask) -> None:
     """Per-request query count, database time, Server-Timing and a log line."""
     threshold = app.config["N_PLUS_ONE_THRESHOLD"]
+    configure_request_log(app)
 
     @app.before_request
     def _begin():
@@ -311,6 +327,6 @@ def install_request_hooks(app: Flask) -> None:
                     f"{request.endpoint} ran one statement {times} times: "
                     f"{normalize(repeated)[:200]}"
                 )
-        else:
+        elif log.isEnabledFor(logging.INFO):
             log.info(json.dumps(line))
         return response

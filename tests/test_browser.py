@@ -1,0 +1,120 @@
+"""The admin console in real headless Chromium (Debian's, driven by Playwright),
+served by real gunicorn.
+
+Without Chromium on the machine these tests skip with the reason; .ci/run installs
+it and sets REQUIRE_BROWSER=1, so in CI a missing browser fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from browser_forms import PASSWORD, add_admin
+from builders import add_product
+from processes import Gunicorn, clean_env
+from sqlalchemy import select
+
+from app.catalog.models import Product
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but Chromium is not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(base_app, committed, server_url, tmp_path):
+    with committed.sessions() as session:
+        add_admin(session)
+    env = clean_env(
+        DATABASE_URL=server_url, WEB_CONCURRENCY="2", GUNICORN_THREADS="4", DB_REPORT_INTERVAL="1"
+    )
+    with Gunicorn(env, tmp_path / "gunicorn.log") as server:
+        server.wait_ready()
+        yield server
+
+
+def log_in(browser, site):
+    page = browser.new_context(base_url=site.url).new_page()
+    page.goto("/admin/db/pool/")
+    assert "/login" in page.url
+    page.fill("input[name=email]", "ops@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/db/pool/")
+    return page
+
+
+def test_log_in_and_open_every_database_page(chromium, site):
+    page = log_in(chromium, site)
+    assert page.locator("#pool-formula").inner_text().startswith("budget = ")
+    assert page.locator("#workers tbody tr").count() >= 1
+    for path, marker in [
+        ("/admin/db/queries/", "Slow statements captured"),
+        ("/admin/db/migrations/", "At head: nothing pending."),
+        ("/admin/db/activity/", "Blocked and blocking sessions"),
+    ]:
+        page.goto(path)
+        assert marker in page.content()
+    page.click("text=Log out")
+    page.wait_for_url("**/login")
+    page.goto("/admin/")
+    assert "/login" in page.url
+
+
+def test_edit_a_product(chromium, site, committed):
+    with committed.sessions() as session:
+        product_id = add_product(session, price_cents=500).id
+    page = log_in(chromium, site)
+    page.goto(f"/admin/product/edit/?id={product_id}")
+    page.fill("input[name=name]", "Edited in Chromium")
+    page.fill("input[name=price_cents]", "777")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_url("**/admin/product/**")
+    assert "Edited in Chromium" in page.content()
+    with committed.sessions() as session:
+        product = session.get(Product, product_id)
+        assert (product.name, product.price_cents) == ("Edited in Chromium", 777)
+
+
+def test_two_admins_editing_one_product_cannot_overwrite_each_other(chromium, site, committed):
+    with committed.sessions() as session:
+        product_id = add_product(session, price_cents=500).id
+    alice, bob = log_in(chromium, site), log_in(chromium, site)
+    for page in (alice, bob):
+        page.goto(f"/admin/product/edit/?id={product_id}")
+    alice.fill("input[name=price_cents]", "600")
+    alice.click("input[type=submit][value=Save]")
+    alice.wait_for_url("**/admin/product/**")
+
+    bob.fill("input[name=price_cents]", "900")
+    bob.click("input[type=submit][value=Save]")
+    bob.wait_for_load_state()
+    message = bob.locator(".alert-danger, .alert-error").first.inner_text()
+    assert "Someone else saved this product" in message
+    assert "600" in message  # Bob sees Alice's price
+    with committed.sessions() as session:
+        assert session.scalar(select(Product.price_cents).where(Product.id == product_id)) == 600
