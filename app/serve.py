@@ -108,7 +108,10 @@ def _run_gunicorn(env: dict, login: str) -> int:
     host = env.get("BIND", "127.0.0.1")
     port = env.get("PORT", "8000")
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    # Its own session: a terminal's Ctrl-C reaches only this process, which then
+    # stops gunicorn in order. (Ctrl-C delivered to every worker at once can catch
+    # one still booting, and gunicorn then exits "Worker failed to boot".)
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     # A service manager stops us with SIGTERM: pass it on for a graceful shutdown.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
@@ -120,7 +123,10 @@ def _run_gunicorn(env: dict, login: str) -> int:
             )
         return process.wait()
     except KeyboardInterrupt:
-        # A terminal's Ctrl-C reaches gunicorn too; a SIGINT sent to this process
-        # alone does not, so pass it on (a second SIGINT is harmless).
-        process.send_signal(signal.SIGINT)
-        return process.wait()
+        click.echo("Stopping: in-flight requests finish first (Ctrl-C again to force).")
+        process.terminate()
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            return process.wait()

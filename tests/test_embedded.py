@@ -101,8 +101,8 @@ def test_flask_serve_runs_migrated_seeded_app_and_stops_cleanly(instance):
     finally:
         # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
         os.killpg(first.pid, signal.SIGINT)
-        first.communicate(timeout=60)
-    assert first.returncode == 0
+        rest, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, rest
     assert not server.is_running()
 
     second = serve()
@@ -113,5 +113,6 @@ def test_flask_serve_runs_migrated_seeded_app_and_stops_cleanly(instance):
     finally:
         # SIGINT to flask serve alone (not its group): it must stop gunicorn itself.
         second.send_signal(signal.SIGINT)
-        second.communicate(timeout=60)
+        rest, _ = second.communicate(timeout=60)
+    assert second.returncode == 0, rest
     assert not server.is_running()
