@@ -109,6 +109,7 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_INSTRUMENTATION": env_choice("DB_INSTRUMENTATION", "on", ("on", "off")) == "on",
         "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),
         "REQUEST_LOG": env_choice("REQUEST_LOG", "on", ("on", "off")) == "on",
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "DB_REPORT_INTERVAL": env_int("DB_REPORT_INTERVAL", 2, minimum=1),
         # The same statement this many times in one request is the N+1 shape: logged,
         # or raised where N_PLUS_ONE_RAISE is set (the tests set it).

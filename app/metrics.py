@@ -8,7 +8,9 @@ counters leave with it (Prometheus treats that as a counter reset).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+import hmac
+
+from flask import Blueprint, Response, current_app, request
 
 from app.db.instrumentation import DURATION_BUCKETS
 from app.db.reporter import live_reports, refresh_own_report
@@ -91,7 +93,18 @@ def render(workers) -> str:
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus scrape endpoint."""
+    """Prometheus scrape endpoint (behind ``Authorization: Bearer $METRICS_TOKEN``
+    when that is set)."""
     app = current_app._get_current_object()
+    expected = app.config["METRICS_TOKEN"]
+    if expected and not hmac.compare_digest(
+        request.headers.get("Authorization", ""), f"Bearer {expected}"
+    ):
+        return Response(
+            "metrics need Authorization: Bearer <METRICS_TOKEN>\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     refresh_own_report(app)
     return Response(render(live_reports(db.session, app)), mimetype="text/plain; version=0.0.4")

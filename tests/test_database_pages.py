@@ -220,3 +220,50 @@ def test_metrics_cover_pool_queries_requests_and_orders(api, session, client):
         assert f"# TYPE {family.removesuffix('_bucket')}" in body
     assert 'le="+Inf"' in body
     assert 'outcome="placed"' in body
+
+
+def test_metrics_can_require_a_token(make_app):
+    app = make_app(METRICS_TOKEN="scrape-me")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert ok.status_code == 200
+    assert "stockroom_pool_size" in ok.text
+
+
+def test_pool_counts_waits_and_timeouts(make_app):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from app.db.instrumentation import InstrumentedQueuePool, stats
+
+    app = make_app(
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "poolclass": InstrumentedQueuePool,
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": 1,
+        }
+    )
+    before = (stats.pool_waits, stats.pool_wait_seconds, stats.pool_timeouts)
+
+    def hold(seconds, ready):
+        with app.app_context(), db.engine.connect():
+            ready.set()
+            time.sleep(seconds)
+
+    for hold_for, expect_timeout in ((0.3, False), (1.6, True)):
+        ready = threading.Event()
+        holder = threading.Thread(target=hold, args=(hold_for, ready))
+        holder.start()
+        ready.wait(5)
+        with app.app_context():
+            if expect_timeout:
+                with pytest.raises(PoolTimeout):
+                    db.engine.connect()
+            else:
+                db.engine.connect().close()
+        holder.join()
+    assert stats.pool_waits - before[0] == 2
+    assert stats.pool_wait_seconds - before[1] >= 1.2  # ~0.3 s waited + 1 s timed out
+    assert stats.pool_timeouts - before[2] == 1

@@ -138,7 +138,7 @@ class WorkerStats:
             entry.last_seen = datetime.now(UTC)
             entry.endpoint = endpoint
             entry.location = location
-            entry.params = _jsonable(params)
+            entry.params = _explainable_params(sql, params)
             self.dirty.add(sql)
 
     def record_order(self, outcome: str, retries: int) -> None:
@@ -185,17 +185,13 @@ class WorkerStats:
             }
 
 
-def _jsonable(params) -> dict | None:
-    if not isinstance(params, dict):
+def _explainable_params(sql: str, params) -> dict | None:
+    """Parameters worth keeping for EXPLAIN ANALYZE: only a SELECT's, as plain JSON
+    values (a write's values, such as password hashes, are never kept)."""
+    if not isinstance(params, dict) or not sql.lstrip("( ").upper().startswith(("SELECT", "WITH")):
         return None
-    try:
-        json.dumps(params, default=str)
-    except (TypeError, ValueError):
-        return None
-    return {
-        key: value if isinstance(value, int | float | str | bool | list | None) else str(value)
-        for key, value in params.items()
-    }
+    plain = (int, float, str, bool, list, type(None))
+    return {key: value if isinstance(value, plain) else str(value) for key, value in params.items()}
 
 
 # One per process: gunicorn workers are separate processes.
@@ -206,6 +202,9 @@ class InstrumentedQueuePool(QueuePool):
     """A QueuePool that counts waits for a free connection and timeouts."""
 
     def _do_get(self):
+        # A checkout waits only when no connection is idle and no overflow is left
+        # (opening a new connection is not waiting for one).
+        queued = self._pool.empty() and 0 <= self._max_overflow <= self._overflow
         started = time.perf_counter()
         try:
             return super()._do_get()
@@ -214,12 +213,10 @@ class InstrumentedQueuePool(QueuePool):
                 stats.pool_timeouts += 1
             raise
         finally:
-            waited = time.perf_counter() - started
-            # Creating a connection also takes ~1 ms; count only real queueing.
-            if waited > 0.002:
+            if queued:
                 with stats.lock:
                     stats.pool_waits += 1
-                    stats.pool_wait_seconds += waited
+                    stats.pool_wait_seconds += time.perf_counter() - started
 
 
 def install_engine_events(engine: Engine, app: Flask) -> None:
