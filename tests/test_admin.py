@@ -1,32 +1,16 @@
 """The admin console's model views, through the HTML forms (CSRF included)."""
 
-from contextlib import contextmanager
-
 import pytest
 from browser_forms import add_admin, csrf_token
 from builders import add_customer, add_product, bearer
-from sqlalchemy import event, select
+from sqlalchemy import select
+from statements import counting_statements
 
 from app.api.models import ApiToken
 from app.api.tokens import hash_token
 from app.auth.models import AdminUser
 from app.catalog.models import Product
 from app.orders.models import Order
-
-
-@contextmanager
-def statements(engine):
-    seen = []
-
-    def count(conn, cursor, statement, *args):
-        if "SAVEPOINT" not in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def place_orders(api, session, count, stock=100):
@@ -58,7 +42,7 @@ def place_orders(api, session, count, stock=100):
 )
 def test_list_pages_run_a_fixed_number_of_queries(admin_client, api, session, engine, page):
     def queries_for_page():
-        with statements(engine) as seen:
+        with counting_statements(engine) as seen:
             assert admin_client.get(page).status_code == 200
         return len(seen)
 

@@ -8,13 +8,12 @@ from flask_admin.actions import action
 from flask_login import current_user
 from sqlalchemy import func, update
 from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import InputRequired, Length, Optional
 
-from app.admin.security import SecureModelView, integer_ids
+from app.admin.security import EMAIL_FIELD_ARGS, SecureModelView, integer_ids
 from app.api.models import ApiToken
 from app.api.tokens import issue_token
 from app.auth.admins import (
-    EMAIL_PATTERN,
     MIN_PASSWORD_LENGTH,
     AdminUserError,
     find_admin,
@@ -78,16 +77,7 @@ class AdminUserView(SecureModelView):
     column_default_sort = ("id", False)
     form_columns = ("email",)
     form_overrides = {"email": StringField}
-    form_args = {
-        "email": {
-            "validators": [
-                InputRequired(),
-                Length(3, 320),
-                Regexp(EMAIL_PATTERN, message="Not an email address."),
-            ],
-            "filters": [lambda value: value.strip().lower() if value else value],
-        }
-    }
+    form_args = {"email": EMAIL_FIELD_ARGS}
 
     def scaffold_form(self):
         form_class = super().scaffold_form()

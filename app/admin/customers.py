@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from wtforms import SelectField, StringField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms.validators import InputRequired, Length
 
-from app.admin.security import SecureModelView
-from app.auth.admins import EMAIL_PATTERN
+from app.admin.security import EMAIL_FIELD_ARGS, SecureModelView
 from app.customers.models import REGIONS
 
 
@@ -22,14 +21,7 @@ class CustomerView(SecureModelView):
     form_columns = ("email", "name", "region")
     form_overrides = {"email": StringField, "name": StringField, "region": SelectField}
     form_args = {
-        "email": {
-            "validators": [
-                InputRequired(),
-                Length(3, 320),
-                Regexp(EMAIL_PATTERN, message="Not an email address."),
-            ],
-            "filters": [lambda value: value.strip().lower() if value else value],
-        },
+        "email": EMAIL_FIELD_ARGS,
         "name": {"validators": [InputRequired(), Length(1, 200)]},
         "region": {"choices": [(r, r) for r in REGIONS]},
     }

@@ -9,9 +9,21 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import BaseForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms.validators import InputRequired, Length, Regexp
 
 from app.api.validation import MAX_BIGINT
+from app.auth.admins import EMAIL_PATTERN
 from app.extensions import db
+
+# Email form fields: trimmed, lower-cased (as stored), and shaped like an address.
+EMAIL_FIELD_ARGS = {
+    "validators": [
+        InputRequired(),
+        Length(3, 320),
+        Regexp(EMAIL_PATTERN, message="Not an email address."),
+    ],
+    "filters": [lambda value: value.strip().lower() if value else value],
+}
 
 
 class CsrfForm(BaseForm, FlaskForm):
