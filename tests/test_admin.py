@@ -248,3 +248,28 @@ def test_admin_forms_reject_posts_without_csrf(admin_client, session):
     assert response.status_code == 400
     session.refresh(product)
     assert product.deleted_at is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=-1",
+        "page=99999999999999999999",
+        "search=%00",
+        "flt0_0=%00",
+        "search=" + "x" * 5000,
+        "sort=abc",
+        "page_size=100000",
+        "flt1_price_cents_equals=abc",
+    ],
+)
+def test_list_pages_survive_odd_query_strings(admin_client, session, query):
+    add_product(session)
+    response = admin_client.get(f"/admin/product/?{query}")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("id_", ["-5", "abc", "99999999999999999999", "%00"])
+def test_odd_ids_redirect_with_a_message(admin_client, id_):
+    response = admin_client.get(f"/admin/order/details/?id={id_}")
+    assert response.status_code == 302

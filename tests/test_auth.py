@@ -95,3 +95,10 @@ def test_session_cookie_is_httponly_and_samesite(client, session):
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("email", ["ops\x00@example.com", "x" * 400, ""])
+def test_odd_login_input_is_a_form_error_not_a_500(client, session, email):
+    add_admin(session)
+    response = log_in(client, email=email)
+    assert response.status_code == 400

@@ -49,7 +49,6 @@ class OrderView(SecureModelView):
         "cancelled_at",
         "lines",
     )
-    column_searchable_list = ("status",)
     column_filters = ("status", "placed_at", "total_cents", "customer_id")
     column_sortable_list = ("id", "status", "total_cents", "placed_at")
     column_default_sort = ("id", True)

@@ -41,6 +41,15 @@ class LoginRequired:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+MAX_PAGE = 100_000
+MAX_SEARCH = 200
+
+
+def _clean_text(value):
+    """Text from the query string without NUL bytes (PostgreSQL refuses them), capped."""
+    return value.replace("\x00", "")[:MAX_SEARCH] if isinstance(value, str) else value
+
+
 def integer_ids(ids) -> list[int]:
     """Row ids from a form, as integers (psycopg 3 will not compare bigint with text)."""
     result = []
@@ -61,6 +70,19 @@ class SecureModelView(LoginRequired, ModelView):
     page_size = 50
     can_set_page_size = True
     can_view_details = True
+
+    def _get_list_extra_args(self):
+        """Flask-Admin's list arguments, cleaned of what would reach SQL as an error:
+        negative or huge page numbers, NUL bytes, very long searches."""
+        args = super()._get_list_extra_args()
+        args.page = min(max(args.page or 0, 0), MAX_PAGE)
+        if args.search:
+            args.search = _clean_text(args.search) or None
+        if args.filters:
+            args.filters = [
+                (index, name, _clean_text(value)) for index, name, value in args.filters
+            ]
+        return args
 
     def get_one(self, id):
         ids = integer_ids([id])

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.auth.admins import AdminUserError, find_admin
 from app.auth.models import AdminUser
@@ -23,10 +23,16 @@ bp = Blueprint("auth", __name__)
 DEFAULT_AFTER_LOGIN = "/admin/"
 
 
+def no_nul_bytes(form, field) -> None:
+    """Refuse NUL bytes before they reach PostgreSQL (text cannot hold them)."""
+    if field.data and "\x00" in field.data:
+        raise ValidationError("Contains characters that are not allowed.")
+
+
 class LoginForm(FlaskForm):
     """Email and password (CSRF-protected like every form)."""
 
-    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    email = StringField("Email", validators=[DataRequired(), Length(max=320), no_nul_bytes])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
