@@ -37,6 +37,16 @@ def register_database(app: Flask) -> None:
         app.extensions["stockroom.embedded"] = server
         autostart = AutoStart(server)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config, plan))
+    if app.config["REPORTS_DATABASE_URL"]:
+        # A small pool of its own: reports are few and long, not part of the plan.
+        app.config["SQLALCHEMY_BINDS"] = {
+            "reports": {
+                **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                "url": config.sqlalchemy_url(app.config["REPORTS_DATABASE_URL"]),
+                "pool_size": 2,
+                "max_overflow": 2,
+            }
+        }
     app.extensions["stockroom.pool_plan"] = plan
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
@@ -72,10 +82,12 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.metrics import bp as metrics_bp
     from app.orders import api as _orders_api  # noqa: F401
+    from app.reports.views import bp as reports_bp
 
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
     # The API authenticates with bearer tokens, not cookies: no CSRF there.

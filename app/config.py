@@ -110,6 +110,12 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),
         "REQUEST_LOG": env_choice("REQUEST_LOG", "on", ("on", "off")) == "on",
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # Reports: their own engine if set (a replica, a read-only role), and their
+        # own limits inside a read-only transaction.
+        "REPORTS_DATABASE_URL": os.environ.get("REPORTS_DATABASE_URL", "").strip(),
+        "REPORT_STATEMENT_TIMEOUT_MS": env_int("REPORT_STATEMENT_TIMEOUT_MS", 15000, minimum=100),
+        "REPORT_WORK_MEM": os.environ.get("REPORT_WORK_MEM", "64MB"),
+        "REPORT_RANDOM_PAGE_COST": os.environ.get("REPORT_RANDOM_PAGE_COST", "1.1"),
         "DB_REPORT_INTERVAL": env_int("DB_REPORT_INTERVAL", 2, minimum=1),
         # The same statement this many times in one request is the N+1 shape: logged,
         # or raised where N_PLUS_ONE_RAISE is set (the tests set it).

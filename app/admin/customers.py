@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from app.admin.security import EMAIL_FIELD_ARGS, SecureModelView
@@ -23,5 +23,5 @@ class CustomerView(SecureModelView):
     form_args = {
         "email": EMAIL_FIELD_ARGS,
         "name": {"validators": [InputRequired(), Length(1, 200)]},
-        "region": {"choices": [(r, r) for r in REGIONS]},
+        "region": {"choices": [SelectChoice(r) for r in REGIONS]},
     }

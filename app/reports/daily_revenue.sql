@@ -1,0 +1,23 @@
+-- Revenue and orders per day with a running total and a 7-day moving average;
+-- days without orders appear with zeros.
+WITH days AS (
+    SELECT d::date AS day
+    FROM generate_series(CAST(:date_from AS date), CAST(:date_to AS date) - 1,
+                         interval '1 day') AS d
+), per_day AS (
+    SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day,
+           count(*) AS orders, sum(o.total_cents) AS revenue_cents
+    FROM orders o
+    WHERE o.placed_at >= :date_from AND o.placed_at < :date_to
+      AND o.status = 'placed'
+    GROUP BY 1
+)
+SELECT days.day,
+       coalesce(p.orders, 0) AS orders,
+       coalesce(p.revenue_cents, 0) AS revenue_cents,
+       sum(coalesce(p.revenue_cents, 0)) OVER (ORDER BY days.day) AS running_total_cents,
+       avg(coalesce(p.revenue_cents, 0)) OVER (
+           ORDER BY days.day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS moving_avg_7d_cents
+FROM days
+LEFT JOIN per_day p ON p.day = days.day
+ORDER BY days.day

@@ -1,0 +1,22 @@
+-- Customers ranked within their region by revenue over a date range, with their
+-- share of the region's revenue. Cancelled orders do not count.
+WITH customer_totals AS (
+    SELECT o.customer_id, count(*) AS orders, sum(o.total_cents) AS revenue_cents
+    FROM orders o
+    WHERE o.placed_at >= :date_from AND o.placed_at < :date_to
+      AND o.status = 'placed'
+    GROUP BY o.customer_id
+), ranked AS (
+    SELECT c.region, c.id AS customer_id, c.name, c.email, t.orders, t.revenue_cents,
+           ROW_NUMBER() OVER (PARTITION BY c.region ORDER BY t.revenue_cents DESC, c.id)
+               AS rank,
+           t.revenue_cents::numeric
+               / sum(t.revenue_cents) OVER (PARTITION BY c.region) AS region_share
+    FROM customer_totals t
+    JOIN customers c ON c.id = t.customer_id
+    WHERE CAST(:region AS text) IS NULL OR c.region = :region
+)
+SELECT region, rank, customer_id, name, email, orders, revenue_cents, region_share
+FROM ranked
+WHERE rank <= :top_n
+ORDER BY region, rank

@@ -1,0 +1,134 @@
+"""/reports/: the index, each report page, its CSV and its EXPLAIN plan."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from app.reports.definitions import REPORTS, csv_value, show
+from app.reports.runner import ReportTimeout, explain_report, run_report
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.before_request
+def require_login():
+    """Reports are for logged-in admins."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.app_template_filter("report_value")
+def report_value(value, column):
+    """Format a value for the HTML table."""
+    return show(column, value)
+
+
+@bp.get("/")
+def index():
+    """The list of reports."""
+    return render_template("reports/index.html", reports=REPORTS.values())
+
+
+def _report_and_form(slug: str):
+    report = REPORTS.get(slug) or abort(404)
+    form = report.form(request.args)
+    return report, form
+
+
+@bp.get("/<slug>")
+def show_report(slug: str):
+    """A report as a page (table, chart, footer), or as CSV with ?format=csv."""
+    report, form = _report_and_form(slug)
+    wants_csv = request.args.get("format") == "csv"
+    if not form.validate():
+        if wants_csv:
+            errors = "; ".join(f"{name}: {', '.join(e)}" for name, e in form.errors.items())
+            return Response(f"invalid filters: {errors}\n", status=400, mimetype="text/plain")
+        return render_template(
+            "reports/report.html",
+            report=report,
+            form=form,
+            result=None,
+            chart=None,
+            now=datetime.now(UTC),
+        ), 400
+    params = form.params()
+    try:
+        result = run_report(report, params)
+    except ReportTimeout:
+        seconds = current_app.config["REPORT_STATEMENT_TIMEOUT_MS"] / 1000
+        message = (
+            f"The report took longer than {seconds:g} s and was stopped. "
+            "Try a shorter date range or fewer rows."
+        )
+        if wants_csv:
+            return Response(
+                message + "\n", status=503, mimetype="text/plain", headers={"Retry-After": "30"}
+            )
+        return render_template(
+            "reports/report.html",
+            report=report,
+            form=form,
+            result=None,
+            chart=None,
+            timeout=message,
+            now=datetime.now(UTC),
+        ), 503
+    if wants_csv:
+        return _csv(report, result.rows)
+    return render_template(
+        "reports/report.html",
+        report=report,
+        form=form,
+        result=result,
+        chart=report.chart(result.rows),
+        now=datetime.now(UTC),
+    )
+
+
+def _csv(report, rows) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([column.key for column in report.columns])
+    for row in rows:
+        writer.writerow([csv_value(c, getattr(row, c.key)) for c in report.columns])
+    filename = f"{report.slug}-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/<slug>/explain")
+def explain(slug: str):
+    """The report's EXPLAIN (ANALYZE, BUFFERS) plan for the same filters."""
+    report, form = _report_and_form(slug)
+    if not form.validate():
+        abort(400)
+    try:
+        plan, execution_ms = explain_report(report, form.params())
+    except ReportTimeout:
+        plan, execution_ms = "The plan took longer than the report time limit.", None
+    return render_template(
+        "reports/explain.html",
+        report=report,
+        plan=plan,
+        execution_ms=execution_ms,
+        args=request.args,
+    )
