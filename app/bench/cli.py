@@ -166,3 +166,46 @@ def _format(outcome: Outcome) -> str:
         f"{outcome.ratio:>6.2f}"
     )
     return line + (f"  ({other} other: {dict(app.outcomes)})" if other else "")
+
+
+@click.command("bench-reports")
+@with_appcontext
+def bench_reports() -> None:
+    """Report pages vs their SQL execution time, at 100k and 1M orders."""
+    from app import create_app
+    from app.bench.orders import create_bench_database
+    from app.bench.reports import SIZES, prepare, time_reports
+
+    server = current_app.extensions.get("stockroom.embedded")
+    started = server.start() if server else False
+    try:
+        url = create_bench_database(
+            libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"]), "stockroom_bench_reports"
+        )
+        results = {}
+        for sizes in SIZES:
+            click.echo(f"seeding {sizes.orders:,} orders ...", err=True)
+            app = prepare(create_app, url, sizes, datetime.now(UTC).date())
+            results[sizes.orders] = time_reports(app)
+            with app.app_context():
+                db.engine.dispose()
+            click.echo(f"\n{sizes.orders:,} orders")
+            click.echo(f"{'report':<18} {'rows':>5} {'page ms':>8} {'SQL ms':>8} {'ratio':>6}")
+            for t in results[sizes.orders]:
+                click.echo(
+                    f"{t.slug:<18} {t.rows:>5} {t.page_ms:>8.1f} {t.execution_ms:>8.1f} "
+                    f"{t.ratio:>6.2f}"
+                )
+        small, large = (results[s.orders] for s in SIZES)
+        click.echo(
+            f"\ngrowth from {SIZES[0].orders:,} to {SIZES[1].orders:,} orders "
+            f"(x{SIZES[1].orders // SIZES[0].orders} data)"
+        )
+        for a, b in zip(small, large, strict=True):
+            click.echo(
+                f"{a.slug:<18} page x{b.page_ms / a.page_ms:.1f}, "
+                f"SQL x{b.execution_ms / a.execution_ms:.1f}"
+            )
+    finally:
+        if started:
+            server.stop()

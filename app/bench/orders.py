@@ -60,13 +60,13 @@ class Outcome:
         return self.app.rate / self.pgbench_rate if self.pgbench_rate else float("nan")
 
 
-def create_bench_database(server_url: str) -> str:
-    """(Re)create the scratch database; returns its libpq URL."""
+def create_bench_database(server_url: str, name: str = BENCH_DATABASE) -> str:
+    """(Re)create a scratch database on the app's server; returns its libpq URL."""
     with psycopg.connect(server_url, autocommit=True) as conn:
-        name = sql.Identifier(BENCH_DATABASE)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    return libpq_url(server_url, database=BENCH_DATABASE)
+        identifier = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(identifier))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(identifier))
+    return libpq_url(server_url, database=name)
 
 
 def reset_stock(url: str) -> None:
