@@ -2,7 +2,8 @@
 -- each side is running (the locks view operators use PgHero for).
 SELECT waiting.pid AS waiting_pid,
        waiting.application_name AS waiting_application,
-       now() - waiting.query_start AS waiting_for,
+       round(extract(epoch FROM clock_timestamp() - waiting.query_start)::numeric, 1)
+           AS waiting_seconds,
        left(waiting.query, 1000) AS waiting_query,
        (SELECT string_agg(DISTINCT l.mode || ' on ' || coalesce(l.relation::regclass::text,
                                                                  l.locktype), ', ')
@@ -10,7 +11,8 @@ SELECT waiting.pid AS waiting_pid,
        blocking.pid AS blocking_pid,
        blocking.application_name AS blocking_application,
        blocking.state AS blocking_state,
-       now() - blocking.xact_start AS blocking_transaction_age,
+       round(extract(epoch FROM clock_timestamp() - blocking.xact_start)::numeric, 1)
+           AS blocking_transaction_seconds,
        left(blocking.query, 1000) AS blocking_query
 FROM pg_stat_activity waiting
 CROSS JOIN LATERAL unnest(pg_blocking_pids(waiting.pid)) AS b (pid)

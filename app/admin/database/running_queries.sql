@@ -2,8 +2,9 @@
 -- blocks it.
 SELECT pid, usename, application_name, client_addr, backend_type, state,
        wait_event_type, wait_event,
-       now() - xact_start AS transaction_age,
-       now() - query_start AS query_age,
+       round(extract(epoch FROM clock_timestamp() - xact_start)::numeric, 1)
+           AS transaction_seconds,
+       round(extract(epoch FROM clock_timestamp() - query_start)::numeric, 1) AS query_seconds,
        pg_blocking_pids(pid) AS blocked_by,
        left(query, 1000) AS query
 FROM pg_stat_activity
