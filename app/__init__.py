@@ -60,9 +60,11 @@ def register_database(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Login sessions, CSRF and the admin console."""
+    """Security headers, login sessions, CSRF and the admin console."""
+    from app import security
     from app.admin import init_admin
 
+    security.register(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)

@@ -138,6 +138,7 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": is_production(),
         "PERMANENT_SESSION_LIFETIME": env_int("SESSION_HOURS", 8, minimum=1) * 3600,
-        "FLASK_ADMIN_SWATCH": "flatly",
+        # Proxies in front of the app whose X-Forwarded-* headers are believed.
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0),
     }
     return settings | overrides

@@ -118,3 +118,27 @@ def test_two_admins_editing_one_product_cannot_overwrite_each_other(chromium, si
     assert "600" in message  # Bob sees Alice's price
     with committed.sessions() as session:
         assert session.scalar(select(Product.price_cents).where(Product.id == product_id)) == 600
+
+
+def test_admin_works_under_the_content_security_policy(chromium, site, committed):
+    with committed.sessions() as session:
+        doomed = [add_product(session).id for _ in range(2)]
+    page = log_in(chromium, site)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto("/admin/product/")
+    for product_id in doomed:
+        page.check(f"input.action-checkbox[value='{product_id}']")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=With selected")
+    page.click("[data-stockroom-action=delete]")
+    page.wait_for_load_state()
+    assert "successfully deleted" in page.content()
+    assert violations == []
+    with committed.sessions() as session:
+        assert all(session.get(Product, pid).deleted_at is not None for pid in doomed)

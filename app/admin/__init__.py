@@ -7,6 +7,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from app.extensions import db
+from app.security import csp_nonce
 
 
 def init_admin(app: Flask) -> Admin:
@@ -27,8 +28,9 @@ def init_admin(app: Flask) -> Admin:
     admin = Admin(
         app,
         name="Stockroom",
-        theme=Bootstrap4Theme(swatch="flatly"),
+        theme=Bootstrap4Theme(swatch="default"),
         index_view=SecureIndexView(url="/admin"),
+        csp_nonce_generator=csp_nonce,
     )
     admin.add_view(ProductView(Product, db, name="Products", category="Shop"))
     admin.add_view(CustomerView(Customer, db, name="Customers", category="Shop"))
