@@ -261,6 +261,7 @@ def test_admin_forms_reject_posts_without_csrf(admin_client, session):
         "sort=abc",
         "page_size=100000",
         "flt1_price_cents_equals=abc",
+        "flt0_0=2147483648",
     ],
 )
 def test_list_pages_survive_odd_query_strings(admin_client, session, query):

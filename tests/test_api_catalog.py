@@ -211,3 +211,11 @@ def test_product_version_increments_on_every_change(session):
     product.name = "Changed"
     session.flush()
     assert session.get(Product, product.id).version == first + 1
+
+
+def test_an_impossible_version_is_stale_not_an_error(api, session):
+    product = add_product(session)
+    response = api.patch(
+        f"/api/products/{product.id}", headers={"If-Match": '"2147483648"'}, json={"price_cents": 1}
+    )
+    assert response.status_code == 412

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import BaseForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import DataError
 from wtforms.validators import InputRequired, Length, Regexp
 
 from app.api.validation import MAX_BIGINT
@@ -83,6 +84,16 @@ class SecureModelView(LoginRequired, ModelView):
                 (index, name, _clean_text(value)) for index, name, value in args.filters
             ]
         return args
+
+    def get_list(self, *args, **kwargs):
+        """Flask-Admin's list query; values the database cannot compare (a filter
+        number beyond the column's range) give a message and no rows, not a 500."""
+        try:
+            return super().get_list(*args, **kwargs)
+        except DataError:
+            db.session.rollback()
+            flash("Some filter values are out of range for their column.", "error")
+            return 0, []
 
     def get_one(self, id):
         ids = integer_ids([id])

@@ -62,7 +62,10 @@ def expected_version() -> int:
     value = header.strip()
     if not (len(value) >= 3 and value[0] == value[-1] == '"' and value[1:-1].isdigit()):
         raise BadRequest('If-Match must be one ETag from GET /api/products/<id>, e.g. "3".')
-    return int(value[1:-1])
+    version = int(value[1:-1])
+    # A version beyond the column cannot be current: -1 matches nothing, so the
+    # update reports the product's real version (412) instead of a database error.
+    return version if version <= MAX_INT else -1
 
 
 def product_changes(payload: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -42,6 +43,19 @@ def report_value(value, column):
 def index():
     """The list of reports."""
     return render_template("reports/index.html", reports=REPORTS.values())
+
+
+def _links(report) -> dict:
+    """CSV and EXPLAIN links carrying the page's filters (built here: a query key
+    such as ``slug`` or ``format`` must not collide with url_for's arguments)."""
+    filters = {k: v for k, v in request.args.items() if k != "format"}
+    page = url_for("reports.show_report", slug=report.slug)
+    return {
+        "csv_url": f"{page}?{urlencode(filters | {'format': 'csv'})}",
+        "explain_url": url_for("reports.explain", slug=report.slug)
+        + (f"?{urlencode(filters)}" if filters else ""),
+        "page_url": page + (f"?{urlencode(filters)}" if filters else ""),
+    }
 
 
 def _report_and_form(slug: str):
