@@ -28,6 +28,9 @@ def engine_options(config: dict, plan: PoolPlan | None) -> dict:
         f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
         f" -c lock_timeout={config['DB_LOCK_TIMEOUT_MS']}"
         f" -c idle_in_transaction_session_timeout={config['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS']}"
+        # A worker killed mid-query: the server notices the closed socket within a
+        # second and rolls back, instead of holding locks until the query ends.
+        " -c client_connection_check_interval=1000"
     )
     return {
         "poolclass": InstrumentedQueuePool,
