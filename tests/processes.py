@@ -132,8 +132,8 @@ class Gunicorn:
         )
         return self
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        wait_for(f"{self.url}/readyz", self.process, timeout)
+    def wait_ready(self, timeout: float = 60, path: str = "/readyz") -> None:
+        wait_for(f"{self.url}{path}", self.process, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text()

@@ -186,6 +186,8 @@ def test_cancel_action_goes_through_the_order_service(admin_client, api, session
         "placed",
     ]
     assert session.get(Product, product.id).stock == 9  # one unit back, once
+    me = session.scalar(select(AdminUser))
+    assert session.get(Order, orders[0].id).cancelled_by_id == me.id
 
 
 def test_order_detail_shows_customer_and_lines(admin_client, api, session):

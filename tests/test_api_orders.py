@@ -188,3 +188,12 @@ def test_order_lines_are_stored_with_their_prices(api, session):
     line = session.scalar(select(OrderLine))
     assert (line.product_id, line.quantity, line.unit_price_cents) == (product.id, 3, 999)
     assert placed["lines"] == [{"product_id": product.id, "quantity": 3, "unit_price_cents": 999}]
+
+
+def test_orders_record_their_item_count(api, session):
+    customer = add_customer(session)
+    a, b = add_product(session, stock=50), add_product(session, stock=50)
+    placed = api.post("/api/orders", json=order_body(customer, (a, 3), (b, 4))).json
+    order = session.scalar(select(Order).where(Order.public_id == placed["public_id"]))
+    assert order.item_count == 7
+    assert order.cancelled_by_id is None

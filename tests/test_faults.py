@@ -188,9 +188,11 @@ def test_database_restart_under_load(shop, tmp_path):
     finally:
         server.stop()
 
-    print(f"\nrestart under load: responses {dict(statuses)}, {len(placed)} orders placed, "
-          f"slowest {slowest[0]:.2f} s, first success {first_success_after_restart} s "
-          f"after the restart")
+    print(
+        f"\nrestart under load: responses {dict(statuses)}, {len(placed)} orders placed, "
+        f"slowest {slowest[0]:.2f} s, first success {first_success_after_restart} s "
+        f"after the restart"
+    )
     assert before_outage > 0
     assert statuses[500] == 0 and statuses[0] == 0, statuses
     assert statuses[503] > 0  # the outage was seen, and answered properly

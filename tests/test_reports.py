@@ -83,6 +83,7 @@ def shop(committed):
                 customer_id=customers[hand.customer].id,
                 status=hand.status,
                 total_cents=total(hand),
+                item_count=sum(quantity for _, quantity in hand.lines),
                 placed_at=hand.placed_at,
             )
             session.add(order)

@@ -58,6 +58,14 @@ def test_seed_loads_consistent_data(seed, committed):
             WHERE l.total <> o.total_cents""")
         ).scalar_one()
         assert mismatched == 0
+        wrong_counts = conn.execute(
+            text("""
+            SELECT count(*) FROM orders o
+            JOIN (SELECT order_id, sum(quantity) AS units FROM order_lines GROUP BY order_id) l
+              ON l.order_id = o.id
+            WHERE l.units <> o.item_count""")
+        ).scalar_one()
+        assert wrong_counts == 0
         first, last = conn.execute(
             text("SELECT min(placed_at)::date, max(placed_at)::date FROM orders")
         ).one()

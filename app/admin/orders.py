@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import flash
 from flask_admin.actions import action
+from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -39,7 +40,15 @@ class OrderView(SecureModelView):
     can_create = False
     can_edit = False
     can_delete = False
-    column_list = ("id", "public_id", "customer", "status", "total_cents", "placed_at")
+    column_list = (
+        "id",
+        "public_id",
+        "customer",
+        "status",
+        "item_count",
+        "total_cents",
+        "placed_at",
+    )
     column_details_list = (
         "public_id",
         "customer",
@@ -87,7 +96,9 @@ class OrderView(SecureModelView):
             try:
                 _order, now = run_in_transaction(
                     db.session,
-                    lambda session, pid=str(public_id): cancel_order(session, pid),
+                    lambda session, pid=str(public_id): cancel_order(
+                        session, pid, cancelled_by=current_user.id
+                    ),
                     retry=RetryPolicy(),
                 )
             except (OrderNotFound, ConflictPersists, LockWaitTimeout):

@@ -34,6 +34,13 @@ class Order(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('placed', 'cancelled')", name="status_known"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
+        # Left by the zero-downtime NOT NULL migration (redundant with NOT NULL).
+        CheckConstraint("item_count IS NOT NULL", name="item_count_not_null"),
+        Index(
+            "ix_orders_cancelled_by_id",
+            "cancelled_by_id",
+            postgresql_where=text("cancelled_by_id IS NOT NULL"),
+        ),
         # Serves the customer foreign key and "a customer's orders by date".
         Index("ix_orders_customer_id_placed_at", "customer_id", "placed_at"),
         # Date-range reports read these columns from the index alone (index-only scans).
@@ -51,8 +58,12 @@ class Order(db.Model):
     customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("customers.id"))
     status: Mapped[str] = mapped_column(Text, server_default=text("'placed'"))
     total_cents: Mapped[int] = mapped_column(BigInteger)
+    # Units across the order's lines (for basket-size reports without a join).
+    item_count: Mapped[int] = mapped_column(Integer)
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The admin who cancelled it from the console (NULL: placed, or cancelled via API).
+    cancelled_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("admin_users.id"))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     updated_at: Mapped[UpdatedAt]
 

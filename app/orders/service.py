@@ -191,17 +191,21 @@ def get_order(session: Session, public_id: str) -> Order:
     return order
 
 
-def cancel_order(session: Session, public_id: str) -> tuple[Order, bool]:
+def cancel_order(
+    session: Session, public_id: str, *, cancelled_by: int | None = None
+) -> tuple[Order, bool]:
     """Cancel an order and give its units back to stock; True if this call cancelled it.
 
-    Cancelling an already cancelled order changes nothing and is not an error.
+    ``cancelled_by`` is the admin user doing it (None through the API). Cancelling
+    an already cancelled order changes nothing and is not an error.
     """
     try:
         key = uuid.UUID(public_id)
     except ValueError:
         raise OrderNotFound(public_id) from None
     claimed = session.execute(
-        query("app.orders", "claim_cancellation.sql"), {"public_id": key}
+        query("app.orders", "claim_cancellation.sql"),
+        {"public_id": key, "cancelled_by": cancelled_by},
     ).one_or_none()
     if claimed is not None:
         session.execute(query("app.orders", "lock_order_products.sql"), {"order_id": claimed.id})

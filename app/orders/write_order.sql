@@ -17,8 +17,8 @@ WITH wanted AS (
     WHERE p.id = w.product_id AND p.version = w.version
     RETURNING p.id
 ), new_order AS (
-    INSERT INTO orders (customer_id, total_cents)
-    SELECT :customer_id, :total_cents
+    INSERT INTO orders (customer_id, total_cents, item_count)
+    SELECT :customer_id, :total_cents, (SELECT sum(quantity) FROM wanted)
     WHERE (SELECT count(*) FROM taken) = cardinality(CAST(:product_ids AS bigint[]))
     RETURNING id, public_id, status, total_cents, placed_at
 ), new_lines AS (

@@ -268,7 +268,7 @@ class DemoData:
                 for i, count in zip(range(start, stop), counts, strict=True):
                     # One line per product per order: a repeated pick is dropped.
                     seen = set()
-                    total = 0
+                    total = units = 0
                     for j in range(pos, pos + count):
                         product = picks[j]
                         if product in seen:
@@ -278,6 +278,7 @@ class DemoData:
                         line_product.append(product)
                         line_quantity.append(quantities[j])
                         total += quantities[j] * prices[product - 1]
+                        units += quantities[j]
                     pos += count
                     second = bisect(hour_cum, rng.random() * hour_cum[-1]) * 3600 + rng.randrange(
                         3600
@@ -290,7 +291,7 @@ class DemoData:
                         status, version, cancelled_at = "placed", 1, "\\N"
                     rows.append(
                         f"{i + 1}\t{self._uuid()}\t{customers[i - start]}\t{status}\t{total}"
-                        f"\t{placed}\t{cancelled_at}\t{version}\t{placed}\n"
+                        f"\t{units}\t{placed}\t{cancelled_at}\t{version}\t{placed}\n"
                     )
                 yield "".join(rows), size
 
@@ -313,6 +314,7 @@ class DemoData:
                 "customer_id",
                 "status",
                 "total_cents",
+                "item_count",
                 "placed_at",
                 "cancelled_at",
                 "version",
