@@ -244,44 +244,38 @@ def test_exhausted_pool_answers_503_quickly_and_recovers(shop, tmp_path):
     shop.ledger_holds()
 
 
-def test_statement_and_lock_timeouts_answer_cleanly(shop, tmp_path):
-    server = start_gunicorn(
-        shop,
-        tmp_path,
-        WEB_CONCURRENCY=1,
-        GUNICORN_THREADS=2,
-        DB_STATEMENT_TIMEOUT_MS=300,
-        DB_LOCK_TIMEOUT_MS=5000,
-    )
-    product = shop.product_ids[2]
-    orders_before = shop.sql("SELECT count(*) FROM orders")[0][0]
-    stock_before = shop.sql("SELECT stock FROM products WHERE id = %s", (product,))[0][0]
+def order_while_row_locked(shop, tmp_path, product, **settings):
+    """POST an order for ``product`` while another session holds its row lock."""
+    server = start_gunicorn(shop, tmp_path, WEB_CONCURRENCY=1, GUNICORN_THREADS=2, **settings)
     holder = psycopg.connect(shop.url)
     try:
-        # A row lock held longer than the statement limit: the order's statement is
-        # cancelled after 300 ms.
         holder.execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (product,))
-        status, body, headers, seconds = post_order(server, shop, [product])
-        assert (status, body["type"]) == (503, "/problems/statement-timeout")
-        assert headers["Retry-After"] and seconds < 2
-        holder.rollback()
+        return post_order(server, shop, [product])
     finally:
+        holder.rollback()
         holder.close()
         server.stop()
 
-    server = start_gunicorn(
-        shop, tmp_path, WEB_CONCURRENCY=1, GUNICORN_THREADS=2, DB_LOCK_TIMEOUT_MS=300
-    )
-    holder = psycopg.connect(shop.url)
-    try:
-        holder.execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (product,))
-        status, body, headers, seconds = post_order(server, shop, [product])
-        assert (status, body["type"]) == (409, "/problems/conflict")
-        assert headers["Retry-After"] and seconds < 2
-        holder.rollback()
-    finally:
-        holder.close()
-        server.stop()
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        # The statement limit runs out before the lock wait: the statement is cancelled.
+        (
+            {"DB_STATEMENT_TIMEOUT_MS": 300, "DB_LOCK_TIMEOUT_MS": 5000},
+            (503, "/problems/statement-timeout"),
+        ),
+        # The lock wait runs out first: a conflict the client may retry.
+        ({"DB_LOCK_TIMEOUT_MS": 300}, (409, "/problems/conflict")),
+    ],
+)
+def test_statement_and_lock_timeouts_answer_cleanly(shop, tmp_path, settings, expected):
+    product = shop.product_ids[2]
+    orders_before = shop.sql("SELECT count(*) FROM orders")[0][0]
+    stock_before = shop.sql("SELECT stock FROM products WHERE id = %s", (product,))[0][0]
+    status, body, headers, seconds = order_while_row_locked(shop, tmp_path, product, **settings)
+    assert (status, body["type"]) == expected
+    assert headers["Retry-After"] and seconds < 2
     assert shop.sql("SELECT count(*) FROM orders")[0][0] == orders_before
     assert shop.sql("SELECT stock FROM products WHERE id = %s", (product,))[0][0] == stock_before
 

@@ -69,21 +69,27 @@ def show_report(slug: str):
     """A report as a page (table, chart, footer), or as CSV with ?format=csv."""
     report, form = _report_and_form(slug)
     wants_csv = request.args.get("format") == "csv"
-    if not form.validate():
-        if wants_csv:
-            errors = "; ".join(f"{name}: {', '.join(e)}" for name, e in form.errors.items())
-            return Response(f"invalid filters: {errors}\n", status=400, mimetype="text/plain")
+
+    def page(status=200, result=None, timeout=None):
+        chart = report.chart(result.rows) if result else None
         return render_template(
             "reports/report.html",
             report=report,
             form=form,
-            result=None,
-            chart=None,
+            result=result,
+            chart=chart,
+            timeout=timeout,
             now=datetime.now(UTC),
-        ), 400
-    params = form.params()
+            **_links(report),
+        ), status
+
+    if not form.validate():
+        if wants_csv:
+            errors = "; ".join(f"{name}: {', '.join(e)}" for name, e in form.errors.items())
+            return Response(f"invalid filters: {errors}\n", status=400, mimetype="text/plain")
+        return page(400)
     try:
-        result = run_report(report, params)
+        result = run_report(report, form.params())
     except ReportTimeout:
         seconds = current_app.config["REPORT_STATEMENT_TIMEOUT_MS"] / 1000
         message = (
@@ -94,25 +100,10 @@ def show_report(slug: str):
             return Response(
                 message + "\n", status=503, mimetype="text/plain", headers={"Retry-After": "30"}
             )
-        return render_template(
-            "reports/report.html",
-            report=report,
-            form=form,
-            result=None,
-            chart=None,
-            timeout=message,
-            now=datetime.now(UTC),
-        ), 503
+        return page(503, timeout=message)
     if wants_csv:
         return _csv(report, result.rows)
-    return render_template(
-        "reports/report.html",
-        report=report,
-        form=form,
-        result=result,
-        chart=report.chart(result.rows),
-        now=datetime.now(UTC),
-    )
+    return page(result=result)
 
 
 def _csv(report, rows) -> Response:
