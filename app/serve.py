@@ -118,7 +118,7 @@ def _run_gunicorn(env: dict, login: str) -> int:
         if _wait_until_serving(process, f"http://{host}:{port}/healthz"):
             click.echo(
                 f"\nStockroom is running at http://{host}:{port}/  "
-                f"(health: /healthz, readiness: /readyz)\n"
+                f"(admin: /admin/, reports: /reports/, readiness: /readyz)\n"
                 f"Admin: {login}\nPress Ctrl-C to stop.\n"
             )
         return process.wait()
