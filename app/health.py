@@ -7,13 +7,11 @@ import os
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.pool_plan import (
-    SERVER_LIMITS_SQL,
     PoolPlanError,
-    limits_from_row,
+    read_server_limits,
     single_process_plan,
 )
 from app.extensions import db
@@ -57,7 +55,7 @@ def readyz():
     body: dict = {"status": "ready", "pool": plan.as_dict() if plan else None}
     try:
         with db.engine.connect() as conn:
-            limits = limits_from_row(conn.execute(text(SERVER_LIMITS_SQL)).one())
+            limits = read_server_limits(conn)
             current = set(MigrationContext.configure(conn).get_current_heads())
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]

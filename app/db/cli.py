@@ -9,12 +9,11 @@ import sys
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from app.config import default_threads, default_workers
 from app.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
-from app.db.pool_plan import SERVER_LIMITS_SQL, PoolPlanError, compute_plan, limits_from_row
+from app.db.pool_plan import PoolPlanError, compute_plan, read_server_limits
 from app.extensions import db
 from app.paths import EMBEDDED_PGDATA
 
@@ -84,7 +83,7 @@ def pool_plan(workers: int | None, threads: int | None, as_json: bool) -> None:
     """Show how each gunicorn worker's pool is sized against this database."""
     try:
         with db.engine.connect() as conn:
-            limits = limits_from_row(conn.execute(text(SERVER_LIMITS_SQL)).one())
+            limits = read_server_limits(conn)
     except OperationalError as error:
         raise click.ClickException(f"cannot reach the database: {error.orig}") from None
     config = current_app.config

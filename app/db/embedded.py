@@ -16,7 +16,6 @@ import os
 import subprocess
 import tempfile
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -313,16 +312,3 @@ class AutoStart:
                 # process that started the server may stop it.
                 atexit.register(lambda: os.getpid() == owner and self.server.stop())
             self._ready = True
-
-
-def wait_until_ready(libpq_url: str, timeout: float = 30.0) -> None:
-    """Block until the server accepts connections (after a restart, say)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(libpq_url, connect_timeout=2):
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

@@ -22,6 +22,7 @@ import os
 from dataclasses import asdict, dataclass
 
 import psycopg
+from sqlalchemy import Connection, text
 
 from app.db.sql import sql_file
 
@@ -151,9 +152,10 @@ def compute_plan(
 SERVER_LIMITS_SQL = sql_file("app.db", "server_limits.sql")
 
 
-def limits_from_row(row) -> ServerLimits:
-    """Build :class:`ServerLimits` from a row of ``server_limits.sql``."""
-    return ServerLimits(*row)
+def read_server_limits(connection) -> ServerLimits:
+    """The server's limits, read on an open connection (SQLAlchemy or psycopg)."""
+    statement = text(SERVER_LIMITS_SQL) if isinstance(connection, Connection) else SERVER_LIMITS_SQL
+    return ServerLimits(*connection.execute(statement).fetchone())
 
 
 def fetch_server_limits(libpq_url: str, *, connect_timeout: int = 5) -> ServerLimits:
@@ -165,7 +167,7 @@ def fetch_server_limits(libpq_url: str, *, connect_timeout: int = 5) -> ServerLi
     with psycopg.connect(
         libpq_url, connect_timeout=connect_timeout, application_name="stockroom:pool-plan"
     ) as conn:
-        return limits_from_row(conn.execute(SERVER_LIMITS_SQL).fetchone())
+        return read_server_limits(conn)
 
 
 # The gunicorn master hands its plan to the workers through the environment.

@@ -7,15 +7,13 @@ import os
 
 from flask import Flask, current_app
 from flask_admin import expose
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
 from app.db.pool_plan import (
-    SERVER_LIMITS_SQL,
     PoolPlan,
     PoolPlanError,
-    limits_from_row,
+    read_server_limits,
     single_process_plan,
 )
 from app.db.reporter import HOST, live_reports, refresh_own_report
@@ -48,7 +46,7 @@ def live_workers(session: Session, app: Flask) -> list[dict]:
 def pool_page(session: Session, app: Flask) -> dict:
     """Everything the pool page shows."""
     workers = live_workers(session, app)
-    limits = limits_from_row(session.execute(text(SERVER_LIMITS_SQL)).one())
+    limits = read_server_limits(session.connection())
     reported = next((w["plan"] for w in workers if w["plan"]), None)
     plan, plan_error = None, None
     try:
