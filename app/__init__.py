@@ -6,9 +6,15 @@ from flask import Flask
 
 from app import config
 from app.db.embedded import AutoStart, EmbeddedPostgres
-from app.db.engine import engine_options, install_connect_hooks
+from app.db.engine import (
+    PGBOUNCER,
+    build_direct_engine,
+    engine_options,
+    install_connect_hooks,
+)
 from app.db.instrumentation import install_engine_events, install_request_hooks
-from app.db.pool_plan import plan_from_environment
+from app.db.pool_plan import REPORTS_POOL_SIZE, plan_from_environment
+from app.db.transaction_limits import web_limits
 from app.extensions import csrf, db, login_manager, migrate
 from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH, MIGRATIONS_DIR, TEMPLATES_DIR
 
@@ -36,25 +42,48 @@ def register_database(app: Flask) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = server.url()
         app.extensions["stockroom.embedded"] = server
         autostart = AutoStart(server)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config, plan))
+    pooler = app.config["DB_POOLER"]
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config, plan, pooler=pooler)
+    )
     if app.config["REPORTS_DATABASE_URL"]:
-        # A small pool of its own: reports are few and long, not part of the plan.
+        # A small pool of its own: reports are few and long; counted against the
+        # reports server's own max_connections.
         app.config["SQLALCHEMY_BINDS"] = {
             "reports": {
-                **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                **engine_options(app.config, plan, pooler=app.config["REPORTS_DB_POOLER"]),
                 "url": config.sqlalchemy_url(app.config["REPORTS_DATABASE_URL"]),
-                "pool_size": 2,
-                "max_overflow": 2,
+                "pool_size": REPORTS_POOL_SIZE,
+                "max_overflow": REPORTS_POOL_SIZE,
             }
         }
     app.extensions["stockroom.pool_plan"] = plan
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     role = app.config.get("APP_ROLE") or ("web" if plan else "cli")
+    instance = app.config["INSTANCE_NAME"]
+    limits = web_limits(app.config)
     with app.app_context():
-        install_connect_hooks(db.engine, role=role, autostart=autostart)
+        install_connect_hooks(
+            db.engine,
+            role=role,
+            instance=instance,
+            autostart=autostart,
+            transaction_limits=limits if pooler == PGBOUNCER else None,
+        )
+        if "reports" in db.engines:
+            install_connect_hooks(
+                db.engines["reports"],
+                role="reports",
+                instance=instance,
+                autostart=None,
+                transaction_limits=limits if app.config["REPORTS_DB_POOLER"] == PGBOUNCER else None,
+            )
         if app.config["DB_INSTRUMENTATION"]:
             install_engine_events(db.engine, app)
+    app.extensions["stockroom.direct_engine"] = build_direct_engine(
+        app.config, role=role, autostart=autostart
+    )
     if app.config["DB_INSTRUMENTATION"]:
         install_request_hooks(app)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -11,6 +12,10 @@ from sqlalchemy.engine import make_url
 
 class ConfigError(RuntimeError):
     """An environment variable holds a value the app cannot use."""
+
+
+# DB_POOLER values: direct connections, or PgBouncer in transaction pooling mode.
+POOLERS = ("none", "pgbouncer")
 
 
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
@@ -25,6 +30,13 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+def env_optional_int(name: str, *, minimum: int = 0) -> int | None:
+    """A whole number from the environment, or None when the variable is unset."""
+    if not os.environ.get(name, "").strip():
+        return None
+    return env_int(name, 0, minimum=minimum)
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -65,6 +77,30 @@ def libpq_url(url: str, *, database: str | None = None) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def optional_url(name: str) -> str | None:
+    """A PostgreSQL URL from the environment in SQLAlchemy form, or None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return sqlalchemy_url(raw)
+    except ConfigError:
+        raise ConfigError(f"{name} must be a PostgreSQL URL (postgresql://...)") from None
+
+
+def admin_url(name: str) -> str | None:
+    """PgBouncer's admin console URL in libpq form (psycopg talks to it directly)."""
+    url = optional_url(name)
+    return libpq_url(url) if url else None
+
+
+def instance_name() -> str:
+    """This app instance's name: INSTANCE_NAME, else ``hostname:port``."""
+    return os.environ.get("INSTANCE_NAME", "").strip() or (
+        f"{socket.gethostname()}:{os.environ.get('PORT', '8000').strip() or '8000'}"
+    )
+
+
 def is_production() -> bool:
     """Whether FLASK_ENV or APP_ENV says production."""
     return "production" in {os.environ.get("FLASK_ENV", ""), os.environ.get("APP_ENV", "")}
@@ -96,6 +132,16 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECRET_KEY": overrides.get("SECRET_KEY") or secret_key(instance_path),
         # None means: the embedded server in instance/postgres (see create_app).
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url) if database_url else None,
+        # A direct (non-pooled) connection for migrations, seeding, EXPLAIN and the
+        # server's limits; None: the same as the primary database.
+        "DATABASE_DIRECT_URL": optional_url("DATABASE_DIRECT_URL"),
+        # pgbouncer: the app reaches PostgreSQL through PgBouncer in transaction mode.
+        "DB_POOLER": env_choice("DB_POOLER", "none", POOLERS),
+        "DB_POOLER_ADMIN_URL": admin_url("DB_POOLER_ADMIN_URL"),
+        "PGBOUNCER_MAX_CLIENT_CONN": env_optional_int("PGBOUNCER_MAX_CLIENT_CONN", minimum=1),
+        "PGBOUNCER_POOL_SIZE": env_optional_int("PGBOUNCER_POOL_SIZE", minimum=1),
+        "PGBOUNCER_RESERVE_POOL_SIZE": env_optional_int("PGBOUNCER_RESERVE_POOL_SIZE"),
+        "INSTANCE_NAME": instance_name(),
         "APP_INSTANCES": env_int("APP_INSTANCES", 1, minimum=1),
         "DB_POOL_RESERVED": env_int("DB_POOL_RESERVED", 5),
         "DB_POOL_TIMEOUT": env_int("DB_POOL_TIMEOUT", 5, minimum=1),
@@ -113,6 +159,14 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # Reports: their own engine if set (a replica, a read-only role), and their
         # own limits inside a read-only transaction.
         "REPORTS_DATABASE_URL": os.environ.get("REPORTS_DATABASE_URL", "").strip(),
+        "REPORTS_DB_POOLER": env_choice(
+            "REPORTS_DB_POOLER", env_choice("DB_POOLER", "none", POOLERS), POOLERS
+        ),
+        # A replica further behind than this (or down) is skipped: reports run on
+        # the primary and say so.
+        "REPORTS_MAX_LAG_SECONDS": env_int("REPORTS_MAX_LAG_SECONDS", 30),
+        # After a failed connection to the replica, reports skip it this long.
+        "REPORTS_REPLICA_RETRY_SECONDS": env_int("REPORTS_REPLICA_RETRY_SECONDS", 5),
         "REPORT_STATEMENT_TIMEOUT_MS": env_int("REPORT_STATEMENT_TIMEOUT_MS", 15000, minimum=100),
         "REPORT_WORK_MEM": os.environ.get("REPORT_WORK_MEM", "64MB"),
         "REPORT_RANDOM_PAGE_COST": os.environ.get("REPORT_RANDOM_PAGE_COST", "1.1"),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+
+from app.db.errors import connection_failure
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,10 @@ def register(app: Flask) -> None:
     def database_error(error: sa_exc.SQLAlchemyError):
         status, type_, title, detail = database_failure(error)
         log.warning(
-            "database error on %s %s: %s", request.method, request.path, str(error).splitlines()[0]
+            "database error on %s %s: %s",
+            request.method,
+            request.path,
+            connection_failure(error, current_app.config),
         )
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if wants_problem_json():

@@ -9,6 +9,9 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.db.deployment import deployment_check
+from app.db.errors import connection_failure
+from app.db.pgbouncer import process_bouncer_limits
 from app.db.pool_plan import (
     PoolPlanError,
     read_server_limits,
@@ -48,6 +51,16 @@ def pool_status() -> dict:
     }
 
 
+def deployment_status() -> dict | None:
+    """Instances and connections live now vs the plan (None if it cannot be read)."""
+    try:
+        return deployment_check(db.session, current_app._get_current_object())
+    except SQLAlchemyError:
+        return None
+    finally:
+        db.session.remove()
+
+
 @bp.get("/readyz")
 def readyz():
     """200 when the database answers and is migrated to head, else 503."""
@@ -58,16 +71,23 @@ def readyz():
             limits = read_server_limits(conn)
             current = set(MigrationContext.configure(conn).get_current_heads())
     except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        body |= {"status": "unavailable", "database": reason}
+        body |= {"status": "unavailable", "database": connection_failure(error, current_app.config)}
         return jsonify(body), 503, {"Retry-After": "2"}
+    plan_warnings: tuple[str, ...] = plan.warnings if plan else ()
     if plan is None:
         # Not under gunicorn: report the plan this single process would get.
         try:
-            body["pool"] = single_process_plan(current_app.config, limits).as_dict()
+            single = single_process_plan(
+                current_app.config, limits, process_bouncer_limits(current_app)
+            )
+            body["pool"], plan_warnings = single.as_dict(), single.warnings
         except PoolPlanError as error:
             body["pool"] = {"error": str(error)}
     body["pool"]["worker"] = pool_status()
+    body["deployment"] = deployment_status()
+    # Warnings keep the status 200: a 503 would take every instance out of the load
+    # balancer at once over a sizing mistake.
+    body["warnings"] = [*plan_warnings, *(body["deployment"] or {}).get("warnings", [])]
     heads = migration_heads()
     body["migrations"] = {"current": sorted(current), "heads": sorted(heads)}
     if current != heads:

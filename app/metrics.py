@@ -13,6 +13,7 @@ import hmac
 from flask import Blueprint, Response, current_app, request
 
 from app.db.instrumentation import DURATION_BUCKETS
+from app.db.pgbouncer import live_bouncer_pools
 from app.db.reporter import live_reports, refresh_own_report
 from app.extensions import db
 
@@ -38,8 +39,13 @@ def _labels(**labels) -> str:
     return "{" + ",".join(f'{key}="{escape(value)}"' for key, value in labels.items()) + "}"
 
 
-def render(workers) -> str:
-    """The exposition text for the given worker reports."""
+def _worker(report) -> dict:
+    # app_instance, not instance: Prometheus sets ``instance`` itself (the scrape target).
+    return {"app_instance": report.instance or "", "host": report.host, "pid": report.pid}
+
+
+def render(workers, bouncer: dict | None = None) -> str:
+    """The exposition text for the given worker reports (and PgBouncer's live pools)."""
     lines: list[str] = []
 
     def family(name: str, kind: str, help_text: str) -> None:
@@ -48,12 +54,10 @@ def render(workers) -> str:
 
     for key, help_text in GAUGES.items():
         family(f"stockroom_pool_{key}", "gauge", help_text)
-        lines += [
-            f"stockroom_pool_{key}{_labels(host=w.host, pid=w.pid)} {w.pool[key]}" for w in workers
-        ]
+        lines += [f"stockroom_pool_{key}{_labels(**_worker(w))} {w.pool[key]}" for w in workers]
     for key, (name, help_text) in POOL_COUNTERS.items():
         family(name, "counter", help_text)
-        lines += [f"{name}{_labels(host=w.host, pid=w.pid)} {w.pool[key]}" for w in workers]
+        lines += [f"{name}{_labels(**_worker(w))} {w.pool[key]}" for w in workers]
 
     family("stockroom_db_query_duration_seconds", "histogram", "Duration of SQL statements.")
     for w in workers:
@@ -64,31 +68,96 @@ def render(workers) -> str:
             cumulative += count
             lines.append(
                 "stockroom_db_query_duration_seconds_bucket"
-                f"{_labels(host=w.host, pid=w.pid, le=bound)} {cumulative}"
+                f"{_labels(**_worker(w), le=bound)} {cumulative}"
             )
         lines.append(
-            f"stockroom_db_query_duration_seconds_sum{_labels(host=w.host, pid=w.pid)}"
+            f"stockroom_db_query_duration_seconds_sum{_labels(**_worker(w))}"
             f" {w.counters['query_seconds']}"
         )
         lines.append(
             f"stockroom_db_query_duration_seconds_count"
-            f"{_labels(host=w.host, pid=w.pid)} {w.counters['queries']}"
+            f"{_labels(**_worker(w))} {w.counters['queries']}"
         )
 
     family("stockroom_http_requests_total", "counter", "Requests answered, by status class.")
     for w in workers:
         lines += [
-            f"stockroom_http_requests_total{_labels(host=w.host, pid=w.pid, status=status)} {count}"
+            f"stockroom_http_requests_total{_labels(**_worker(w), status=status)} {count}"
             for status, count in sorted(w.counters["requests"].items())
         ]
 
     family("stockroom_orders_total", "counter", "POST /api/orders outcomes (and retries).")
     for w in workers:
         lines += [
-            f"stockroom_orders_total{_labels(host=w.host, pid=w.pid, outcome=outcome)} {count}"
+            f"stockroom_orders_total{_labels(**_worker(w), outcome=outcome)} {count}"
             for outcome, count in sorted(w.counters["orders"].items())
         ]
+
+    report_families = {
+        "stockroom_reports_total": "Reports run, by the database that ran them.",
+        "stockroom_reports_replica_fallbacks_total": (
+            "Reports run on the primary because the replica was behind or unreachable."
+        ),
+    }
+    samples: dict[str, list[str]] = {name: [] for name in report_families}
+    for w in workers:
+        for key, count in sorted(w.counters.get("reports", {}).items()):
+            if key.startswith("fallback:"):
+                name, label = "stockroom_reports_replica_fallbacks_total", {"reason": key[9:]}
+            else:
+                name, label = "stockroom_reports_total", {"database": key}
+            samples[name].append(f"{name}{_labels(**_worker(w), **label)} {count}")
+    for name, help_text in report_families.items():
+        family(name, "counter", help_text)
+        lines += samples[name]
+
+    if bouncer is not None:
+        lines += _bouncer_lines(bouncer)
     return "\n".join(lines) + "\n"
+
+
+def _bouncer_lines(bouncer: dict) -> list[str]:
+    """PgBouncer's live pools (SHOW POOLS, SHOW STATS) for our database."""
+    up = "error" not in bouncer
+    lines = [
+        "# HELP stockroom_pgbouncer_up Whether PgBouncer's admin console answered.",
+        "# TYPE stockroom_pgbouncer_up gauge",
+        f"stockroom_pgbouncer_up {int(up)}",
+    ]
+    if not up:
+        return lines
+    database = {"database": bouncer["database"]}
+    for name, help_text, samples in (
+        (
+            "stockroom_pgbouncer_clients",
+            "Client connections at PgBouncer: active, or waiting for a server connection.",
+            {"active": bouncer["clients_active"], "waiting": bouncer["clients_waiting"]},
+        ),
+        (
+            "stockroom_pgbouncer_servers",
+            "PgBouncer's server connections: linked to a client, or idle.",
+            {"active": bouncer["servers_active"], "idle": bouncer["servers_idle"]},
+        ),
+    ):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines += [
+            f"{name}{_labels(**database, state=state)} {value}" for state, value in samples.items()
+        ]
+    for name, help_text, value in (
+        (
+            "stockroom_pgbouncer_max_wait_seconds",
+            "How long the oldest waiting client has waited for a server connection.",
+            bouncer["max_wait_seconds"],
+        ),
+        (
+            "stockroom_pgbouncer_avg_wait_seconds",
+            "Average wait for a server connection per transaction (SHOW STATS).",
+            bouncer["avg_wait_seconds"],
+        ),
+    ):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines.append(f"{name}{_labels(**database)} {value}")
+    return lines
 
 
 @bp.get("/metrics")
@@ -107,4 +176,7 @@ def metrics():
             headers={"WWW-Authenticate": "Bearer"},
         )
     refresh_own_report(app)
-    return Response(render(live_reports(db.session, app)), mimetype="text/plain; version=0.0.4")
+    bouncer = live_bouncer_pools(app.config) if app.config["DB_POOLER"] == "pgbouncer" else None
+    return Response(
+        render(live_reports(db.session, app), bouncer), mimetype="text/plain; version=0.0.4"
+    )

@@ -58,7 +58,12 @@ def run_migrations_offline():
 
 
 def run_migrations_online():
-    """Run the migrations against the database."""
+    """Run the migrations against the database, over a direct connection."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import OperationalError
+
+    from app.db.engine import connection_role, direct_engine, through_pooler
+    from app.db.errors import connection_failure
 
     def process_revision_directives(context, revision, directives):
         # Do not write an empty migration when autogenerate finds no change.
@@ -70,27 +75,39 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # Through a transaction-mode pooler there is no session: reading the current
+    # revision works, running migrations (session settings, CONCURRENTLY) does not.
+    pooled = through_pooler(current_app.config)
 
-    with get_engine().connect() as connection:
-        # Session-level and committed before Alembic opens its own transactions;
-        # reset afterwards so the pooled connection goes back with the web limits.
-        for statement in TIMEOUTS:
-            connection.exec_driver_sql(statement)
-        connection.commit()
-        try:
-            context.configure(
-                connection=connection,
-                target_metadata=get_metadata(),
-                transaction_per_migration=True,
-                **conf_args,
+    # A connection of its own (DATABASE_DIRECT_URL when set), named stockroom:migrate:...,
+    # closed afterwards: its session settings never reach a pooled connection.
+    try:
+        with connection_role("migrate"):
+            connection = direct_engine().connect()
+    except OperationalError as error:
+        raise CommandError(
+            f"cannot reach the database: {connection_failure(error, current_app.config)}"
+        ) from None
+    with connection:
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            transaction_per_migration=True,
+            **conf_args,
+        )
+        if pooled and not context.get_context().opts.get("dont_mutate"):
+            raise CommandError(
+                "migrations cannot run through PgBouncer in transaction mode (they need "
+                "session settings and CREATE INDEX CONCURRENTLY): set DATABASE_DIRECT_URL "
+                "to a direct connection to PostgreSQL"
             )
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            connection.rollback()
-            connection.exec_driver_sql("RESET lock_timeout")
-            connection.exec_driver_sql("RESET statement_timeout")
+        if not pooled:
+            # Session-level, committed before Alembic opens its own transactions.
+            for statement in TIMEOUTS:
+                connection.exec_driver_sql(statement)
             connection.commit()
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -17,6 +17,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from app.db.local_pgbouncer import PgBouncerError, pgbouncer_binary
 from app.paths import GUNICORN_CONF, PROJECT_ROOT
 
 FLASK = [sys.executable, "-m", "flask"]
@@ -54,10 +57,18 @@ def clean_env(**extra: str) -> dict:
     return env | defaults | extra
 
 
-def flask(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``flask ARGS`` from the project root."""
+def flask(
+    *args: str, env: dict, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``flask ARGS`` from the project root (``input`` on its stdin)."""
     return subprocess.run(
-        [*FLASK, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [*FLASK, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
 
 
@@ -154,3 +165,13 @@ class Gunicorn:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def require_pgbouncer() -> None:
+    """Skip (or fail, where REQUIRE_PGBOUNCER is set) without Debian's pgbouncer."""
+    try:
+        pgbouncer_binary()
+    except PgBouncerError as error:
+        if os.environ.get("REQUIRE_PGBOUNCER"):
+            pytest.fail(f"REQUIRE_PGBOUNCER is set but {error}")
+        pytest.skip(f"{error} (.ci/run installs it and requires these tests)")

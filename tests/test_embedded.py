@@ -2,6 +2,7 @@
 stopped by the command that started it, controlled with flask devdb."""
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from processes import FLASK, clean_env, flask, free_port, get_json
+from processes import FLASK, clean_env, flask, free_port, get_json, require_pgbouncer
 
 from app.db.embedded import EmbeddedPostgres
 from app.paths import PROJECT_ROOT
@@ -116,3 +117,37 @@ def test_flask_serve_runs_migrated_seeded_app_and_stops_cleanly(instance):
         rest, _ = second.communicate(timeout=60)
     assert second.returncode == 0, rest
     assert not server.is_running()
+
+
+@pytest.mark.scaleout
+def test_devdb_runs_a_local_pgbouncer_and_replica(instance):
+    require_pgbouncer()
+    env = clean_env(STOCKROOM_INSTANCE_PATH=str(instance))
+    port = str(free_port())
+    try:
+        started = flask("devdb", "pgbouncer", "start", "--port", port, env=env)
+        assert started.returncode == 0, started.stderr
+        settings = dict(re.findall(r"export (\w+)='?([^'\n]+)'?", started.stdout))
+        assert settings["DB_POOLER"] == "pgbouncer"
+        assert settings["DATABASE_URL"].startswith("postgresql://postgres@/stockroom?host=")
+        assert settings["DATABASE_URL"].endswith(f"&port={port}")
+        assert flask("devdb", "pgbouncer", "status", env=env).returncode == 0
+        pooled = env | settings
+        assert flask("db", "upgrade", env=pooled).returncode == 0
+        plan = flask("pool-plan", env=pooled)
+        assert "through PgBouncer" in plan.stdout and "live        PgBouncer" in plan.stdout
+
+        replica = flask("devdb", "replica", "start", env=env)
+        assert replica.returncode == 0, replica.stderr
+        replica_url = re.search(r"REPORTS_DATABASE_URL='([^']+)'", replica.stdout).group(1)
+        with psycopg.connect(replica_url) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+            # The migrations ran on the primary and streamed here.
+            assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+        assert flask("devdb", "replica", "status", env=env).returncode == 0
+        assert flask("devdb", "replica", "stop", env=env).stdout.strip() == "stopped"
+        assert flask("devdb", "replica", "status", env=env).returncode == 3
+    finally:
+        flask("devdb", "pgbouncer", "stop", env=env)
+        flask("devdb", "replica", "stop", env=env)
+    assert flask("devdb", "pgbouncer", "status", env=env).returncode == 3

@@ -7,79 +7,19 @@ gunicorn. Marked ``fault``: .ci/run runs them as a separate, time-bounded step.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import flask_migrate
 import psycopg
 import pytest
-from processes import Gunicorn, clean_env
-
-from app import create_app
-from app.api.tokens import issue_token
-from app.catalog.models import Product
-from app.config import sqlalchemy_url
-from app.customers.models import Customer
-from app.db.embedded import TEST_SETTINGS, EmbeddedPostgres
-from app.extensions import db
+from shop import RetryingClients, Shop, post_order, start_gunicorn
 
 pytestmark = pytest.mark.fault
-STOCK = 10_000
-
-
-class Shop:
-    """A cluster of its own with a customer, products and an API token."""
-
-    def __init__(self, root: Path) -> None:
-        self.server = EmbeddedPostgres(
-            root / "pg", settings=TEST_SETTINGS, database="stockroom_faults"
-        )
-        self.server.start()
-        self.url = self.server.libpq_url()
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(self.url),
-                "SECRET_KEY": "faults",
-                "TESTING": True,
-            }
-        )
-        with app.app_context():
-            flask_migrate.upgrade()
-            customer = Customer(email="faults@example.com", name="Fault", region="europe")
-            products = [
-                Product(sku=f"F-{i}", name=f"Fault {i}", price_cents=100, stock=STOCK)
-                for i in range(4)
-            ]
-            db.session.add_all([customer, *products])
-            _token, self.token = issue_token(db.session, "faults")
-            db.session.commit()
-            self.customer_id = customer.id
-            self.product_ids = [p.id for p in products]
-            db.engine.dispose()
-
-    def sql(self, statement: str, params=None):
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            return conn.execute(statement, params).fetchall()
-
-    def ledger_holds(self) -> None:
-        """Stock received = sold (placed orders) + left, for every product."""
-        rows = self.sql("""
-            SELECT p.id, p.stock, coalesce(sum(l.quantity) FILTER (WHERE o.status = 'placed'), 0)
-            FROM products p LEFT JOIN order_lines l ON l.product_id = p.id
-            LEFT JOIN orders o ON o.id = l.order_id GROUP BY p.id""")
-        for product_id, stock, sold in rows:
-            assert stock + sold == STOCK, (product_id, stock, sold)
 
 
 @pytest.fixture(scope="module")
@@ -92,41 +32,6 @@ def shop():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def start_gunicorn(shop, tmp_path, **settings) -> Gunicorn:
-    env = clean_env(
-        DATABASE_URL=shop.url,
-        ACCESS_LOG="off",
-        REQUEST_LOG="off",
-        **{key: str(value) for key, value in settings.items()},
-    )
-    server = Gunicorn(env, tmp_path / "gunicorn.log").start()
-    server.wait_ready()
-    return server
-
-
-def post_order(server, shop, product_ids, key=None, timeout=30):
-    """(status, body dict, headers, seconds) of one POST /api/orders."""
-    body = json.dumps(
-        {
-            "customer_id": shop.customer_id,
-            "lines": [{"product_id": p, "quantity": 1} for p in product_ids],
-        }
-    )
-    headers = {"Authorization": f"Bearer {shop.token}", "Content-Type": "application/json"}
-    if key:
-        headers["Idempotency-Key"] = key
-    request = urllib.request.Request(
-        f"{server.url}/api/orders", data=body.encode(), headers=headers, method="POST"
-    )
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw, got = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        status, raw, got = error.code, error.read(), error.headers
-    return status, json.loads(raw or b"{}"), got, time.monotonic() - started
-
-
 def test_database_restart_under_load(shop, tmp_path):
     server = start_gunicorn(
         shop,
@@ -137,72 +42,39 @@ def test_database_restart_under_load(shop, tmp_path):
         DB_CONNECT_TIMEOUT=2,
         IDEMPOTENCY_LEASE_SECONDS=2,
     )
-    statuses: Counter = Counter()
-    slowest = [0.0]
-    placed: dict[str, str] = {}
-    unresolved: list[str] = []
-    first_success_after_restart = []
-    restarted_at = [None]
-    stop = threading.Event()
-
-    def client(number: int) -> None:
-        while not stop.is_set():
-            key = f"client{number}-{uuid.uuid4()}"
-            deadline = time.monotonic() + 40
-            while True:  # the same key until the order is placed or refused for good
-                try:
-                    status, body, headers, seconds = post_order(
-                        server, shop, [shop.product_ids[number % 4]], key=key, timeout=15
-                    )
-                except OSError:
-                    status, body, headers, seconds = 0, {}, {}, 0.0
-                statuses[status] += 1
-                slowest[0] = max(slowest[0], seconds)
-                if status == 503:
-                    assert body["type"].startswith("/problems/") and headers["Retry-After"]
-                if status == 201:
-                    placed[key] = body["public_id"]
-                    if restarted_at[0] and not first_success_after_restart:
-                        first_success_after_restart.append(time.monotonic() - restarted_at[0])
-                    break
-                if status == 409 and body["type"] == "/problems/insufficient-stock":
-                    break
-                if time.monotonic() > deadline:
-                    unresolved.append(key)
-                    break
-                time.sleep(0.2)
-
+    clients = RetryingClients(server, shop)
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
-            clients = [pool.submit(client, n) for n in range(6)]
+            running = [pool.submit(clients.run, n) for n in range(6)]
             time.sleep(2)
-            before_outage = len(placed)
+            before_outage = len(clients.placed)
             shop.server.stop()
             time.sleep(3)
             shop.server.start()
-            restarted_at[0] = time.monotonic()
+            clients.outage_ended_at = time.monotonic()
             time.sleep(6)
-            stop.set()
-            for future in clients:
+            clients.stop.set()
+            for future in running:
                 future.result()
     finally:
         server.stop()
 
+    statuses = clients.statuses
     print(
-        f"\nrestart under load: responses {dict(statuses)}, {len(placed)} orders placed, "
-        f"slowest {slowest[0]:.2f} s, first success {first_success_after_restart} s "
+        f"\nrestart under load: responses {dict(statuses)}, {len(clients.placed)} orders placed, "
+        f"slowest {clients.slowest:.2f} s, first success {clients.first_success_after_outage} s "
         f"after the restart"
     )
     assert before_outage > 0
     assert statuses[500] == 0 and statuses[0] == 0, statuses
     assert statuses[503] > 0  # the outage was seen, and answered properly
+    assert clients.bad_answers == []
     assert set(statuses) <= {201, 409, 503}, statuses
-    assert slowest[0] < 8, f"a request hung for {slowest[0]:.1f} s"
-    assert first_success_after_restart and first_success_after_restart[0] < 5
-    assert unresolved == []
-    # Every key that got a 201 is exactly one order, and no order lacks a 201.
-    orders = shop.sql("SELECT public_id::text FROM orders")
-    assert sorted(row[0] for row in orders) == sorted(placed.values())
+    assert clients.slowest < 8, f"a request hung for {clients.slowest:.1f} s"
+    assert clients.first_success_after_outage is not None
+    assert clients.first_success_after_outage < 5
+    assert clients.unresolved == []
+    clients.orders_match_the_201s()
     shop.ledger_holds()
 
 
@@ -307,7 +179,8 @@ def test_worker_killed_mid_request_leaves_no_locks_and_no_order(shop, tmp_path):
                     break
                 time.sleep(0.1)
             assert waiting, "the order never reached the lock"
-            worker_pid = int(waiting[0][0].split(":")[2])
+            worker_name = waiting[0][0]
+            worker_pid = int(worker_name.split(":")[-1])
             os.kill(worker_pid, signal.SIGKILL)
             with pytest.raises(OSError):  # the worker died: the connection just closes
                 pending.result()
@@ -316,7 +189,7 @@ def test_worker_killed_mid_request_leaves_no_locks_and_no_order(shop, tmp_path):
         while time.monotonic() < deadline:
             left = shop.sql(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                (f"stockroom:web:{worker_pid}",),
+                (worker_name,),
             )[0][0]
             if not left:
                 break

@@ -75,4 +75,7 @@ def test_web_connections_carry_timeouts_and_a_name(app):
         )
     assert settings["statement_timeout"] == str(app.config["DB_STATEMENT_TIMEOUT_MS"])
     assert settings["lock_timeout"] == str(app.config["DB_LOCK_TIMEOUT_MS"])
-    assert settings["application_name"] == f"stockroom:test:{os.getpid()}"
+    assert (
+        settings["application_name"]
+        == f"stockroom:test:{app.config['INSTANCE_NAME']}:{os.getpid()}"
+    )

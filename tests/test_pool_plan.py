@@ -4,7 +4,15 @@ import itertools
 
 import pytest
 
-from app.db.pool_plan import PoolPlan, PoolPlanError, ServerLimits, compute_plan
+from app.db.pgbouncer import bouncer_limits
+from app.db.pool_plan import (
+    BouncerLimits,
+    PoolPlan,
+    PoolPlanError,
+    ServerLimits,
+    compute_plan,
+    compute_pooled_plan,
+)
 
 PG_DEFAULT = ServerLimits(max_connections=100, superuser_reserved_connections=3)
 
@@ -146,3 +154,158 @@ def test_rejects_nonsense_inputs(bad):
     args = {"workers": 1, "threads": 1, "instances": 1, "reserved": 0} | bad
     with pytest.raises(PoolPlanError):
         compute_plan(limits=PG_DEFAULT, **args)
+
+
+# -- behind PgBouncer: two tiers ----------------------------------------------------
+
+BOUNCER_DEFAULTS = BouncerLimits(
+    max_client_conn=100, pool_size=20, reserve_pool_size=0, source="environment"
+)
+
+
+@pytest.mark.parametrize(
+    ("workers", "threads", "instances", "bouncer", "limits", "expected"),
+    [
+        # PgBouncer's defaults in front of PostgreSQL's: 64 app connections become 20.
+        (
+            4,
+            8,
+            1,
+            BOUNCER_DEFAULTS,
+            PG_DEFAULT,
+            {"per_worker": 25, "pool_size": 8, "max_overflow": 8, "app": 64, "server": 20},
+        ),
+        # Three instances share one bouncer: each worker gets a third of max_client_conn.
+        (
+            4,
+            8,
+            3,
+            BOUNCER_DEFAULTS,
+            PG_DEFAULT,
+            {"per_worker": 8, "pool_size": 8, "max_overflow": 0, "app": 96, "server": 20},
+        ),
+        # More app connections than the server allows (max_connections 20): fine,
+        # the bouncer's pool of 8 + 2 fits the server's budget of 12.
+        (
+            4,
+            8,
+            1,
+            BouncerLimits(200, 8, 2, source="admin-console"),
+            ServerLimits(20, 3),
+            {"per_worker": 50, "pool_size": 8, "max_overflow": 8, "app": 64, "server": 10},
+        ),
+        # A tight max_client_conn: fewer connections than threads (warns, starts).
+        (
+            4,
+            8,
+            2,
+            BouncerLimits(20, 10, 0, source="environment"),
+            PG_DEFAULT,
+            {"per_worker": 2, "pool_size": 2, "max_overflow": 0, "app": 16, "server": 10},
+        ),
+        # max_db_connections caps the server side below pool + reserve.
+        (
+            2,
+            4,
+            1,
+            BouncerLimits(100, 20, 5, max_db_connections=15, source="admin-console"),
+            PG_DEFAULT,
+            {"per_worker": 50, "pool_size": 4, "max_overflow": 4, "app": 16, "server": 15},
+        ),
+    ],
+)
+def test_two_tier_plans(workers, threads, instances, bouncer, limits, expected):
+    plan = compute_pooled_plan(
+        workers=workers,
+        threads=threads,
+        instances=instances,
+        reserved=5,
+        limits=limits,
+        bouncer=bouncer,
+    )
+    got = {
+        "per_worker": plan.per_worker,
+        "pool_size": plan.pool_size,
+        "max_overflow": plan.max_overflow,
+        "app": plan.pooler.app_connections,
+        "server": plan.pooler.server_connections,
+    }
+    assert got == expected
+    # The app tier never exceeds what the bouncer accepts.
+    assert plan.max_total == plan.pooler.app_connections <= bouncer.max_client_conn
+    assert plan.pooler.server_budget == limits.max_connections - 3 - 5
+    assert (plan.per_worker < threads) == any("threads" in w for w in plan.warnings)
+
+
+def test_two_tier_plan_refuses_when_the_app_tier_cannot_fit():
+    with pytest.raises(PoolPlanError) as caught:
+        compute_pooled_plan(
+            workers=9,
+            threads=4,
+            instances=2,
+            reserved=5,
+            limits=PG_DEFAULT,
+            bouncer=BouncerLimits(max_client_conn=10, pool_size=5, source="environment"),
+        )
+    message = str(caught.value)
+    assert "\n" not in message
+    for fact in ("9 workers x 2 instance(s)", "max_client_conn=10", "raise PgBouncer's"):
+        assert fact in message
+
+
+def test_two_tier_plan_warns_when_the_bouncer_cannot_fit_the_server():
+    plan = compute_pooled_plan(
+        workers=2,
+        threads=4,
+        instances=1,
+        reserved=5,
+        limits=ServerLimits(25, 3),
+        bouncer=BouncerLimits(100, 20, 5, source="admin-console"),
+    )
+    (warning,) = plan.warnings
+    assert "PgBouncer may open 25 server connections" in warning
+    assert "server allows 17" in warning
+
+
+def test_two_tier_plan_with_nothing_known_uses_threads_and_says_what_to_set():
+    plan = compute_pooled_plan(
+        workers=4, threads=8, instances=1, reserved=5, limits=PG_DEFAULT, bouncer=BouncerLimits()
+    )
+    assert (plan.pool_size, plan.max_overflow, plan.per_worker) == (8, 8, None)
+    assert plan.pooler.source == "unknown" and plan.pooler.max_client_conn is None
+    (warning,) = plan.warnings
+    assert "DB_POOLER_ADMIN_URL" in warning and "PGBOUNCER_MAX_CLIENT_CONN" in warning
+
+
+def test_bouncer_limits_from_the_environment():
+    config = {
+        "DB_POOLER_ADMIN_URL": None,
+        "PGBOUNCER_MAX_CLIENT_CONN": 300,
+        "PGBOUNCER_POOL_SIZE": 25,
+        "PGBOUNCER_RESERVE_POOL_SIZE": None,
+    }
+    assert bouncer_limits(config) == BouncerLimits(300, 25, None, source="environment")
+    unset = dict.fromkeys(config)
+    assert bouncer_limits(unset) == BouncerLimits(source="unknown")
+
+
+def test_two_tier_plan_travels_as_json_with_the_contract_keys():
+    plan = compute_pooled_plan(
+        workers=2,
+        threads=4,
+        instances=1,
+        reserved=5,
+        limits=PG_DEFAULT,
+        bouncer=BouncerLimits(100, 20, 5, source="admin-console"),
+    )
+    assert PoolPlan.from_json(plan.to_json()) == plan
+    assert {
+        "kind",
+        "max_client_conn",
+        "server_pool_size",
+        "reserve_pool_size",
+        "app_connections",
+        "server_budget",
+        "source",
+        "warnings",
+    } <= plan.as_dict()["pooler"].keys()

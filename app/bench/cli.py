@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import statistics
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 import flask_migrate
@@ -11,16 +14,19 @@ from flask.cli import with_appcontext
 
 from app.bench.load import run_load
 from app.bench.orders import (
+    BENCH_DATABASE,
     Outcome,
     Run,
     Server,
     create_bench_database,
+    free_port,
     pgbench_script,
     request_factory,
     reset_stock,
     run_pgbench,
 )
 from app.config import default_threads, default_workers, libpq_url
+from app.db.local_pgbouncer import LocalPgBouncer, PgBouncerError
 from app.extensions import db
 from app.orders.service import LOCKING_STRATEGIES
 from app.seed.generate import SeedSizes
@@ -102,36 +108,153 @@ def _prepare_database(url: str) -> str:
 @click.option(
     "--locking", type=click.Choice([*LOCKING_STRATEGIES, "both"]), default="both", show_default=True
 )
+@click.option(
+    "--pooler",
+    type=click.Choice(["none", "pgbouncer", "compare"]),
+    default="none",
+    show_default=True,
+    help="pgbouncer: the app through a local PgBouncer (transaction mode); compare: the "
+    "app direct, direct with per-transaction limits, and through PgBouncer, alternating.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="With --pooler compare: alternating rounds (medians are printed).",
+)
 @with_appcontext
-def bench_orders(duration, concurrencies, workers, threads, workload, locking) -> None:
+def bench_orders(
+    duration, concurrencies, workers, threads, workload, locking, pooler, rounds
+) -> None:
     """Orders/s, latency and outcomes of POST /api/orders vs pgbench running the same SQL."""
     server = current_app.extensions.get("stockroom.embedded")
+    if pooler != "none" and server is None:
+        raise click.ClickException(
+            "--pooler runs a local PgBouncer in front of the embedded server: unset "
+            "DATABASE_URL (or point DATABASE_URL at your own bouncer and set DB_POOLER)"
+        )
     started = server.start() if server else False
+    bouncer = None
     try:
         url = create_bench_database(libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"]))
         click.echo(f"bench database: {url}", err=True)
         token = _prepare_database(url)
         workers = workers or default_workers()
         threads = threads or default_threads()
-        gunicorn = Server(url, workers, threads)
+        if pooler != "none":
+            bouncer = bench_bouncer(server)
+            click.echo(f"PgBouncer: {bouncer.status()}", err=True)
+        runs = [
+            Run(w, lock, c)
+            for w in (["uncontended", "contended"] if workload == "both" else [workload])
+            for lock in (LOCKING_STRATEGIES if locking == "both" else [locking])
+            for c in concurrencies
+        ]
+        if pooler == "compare":
+            compare_poolers(runs, url, bouncer, workers, threads, token, duration, rounds)
+            return
+        extra = None
+        app_url = url
+        if bouncer is not None:
+            app_url = bouncer.url(BENCH_DATABASE)
+            extra = {"DB_POOLER": "pgbouncer", "DATABASE_DIRECT_URL": url}
+        gunicorn = Server(app_url, workers, threads, extra)
         try:
             gunicorn.wait_ready()
             click.echo(
                 f"gunicorn: {workers} workers x {threads} threads; {duration} s per run", err=True
             )
             click.echo(HEADER)
-            runs = [
-                Run(w, lock, c)
-                for w in (["uncontended", "contended"] if workload == "both" else [workload])
-                for lock in (LOCKING_STRATEGIES if locking == "both" else [locking])
-                for c in concurrencies
-            ]
             for run in runs:
                 click.echo(_format(_measure(run, url, gunicorn.port, token, duration)))
         finally:
             gunicorn.stop()
     finally:
+        if bouncer is not None:
+            bouncer.stop()
         if started:
+            server.stop()
+
+
+def bench_bouncer(server) -> LocalPgBouncer:
+    """A PgBouncer in transaction mode in front of the embedded server, for the bench."""
+    bouncer = LocalPgBouncer(
+        Path(tempfile.mkdtemp(prefix="stockroom-bench-pgbouncer-", dir="/tmp")),
+        server_socket_dir=server.socket_dir,
+        os_user=server.os_user,
+        port=free_port(),
+    )
+    try:
+        bouncer.start()
+    except PgBouncerError as error:
+        raise click.ClickException(str(error)) from None
+    return bouncer
+
+
+# The three ways the app can reach the database, compared in one run.
+SETUPS = {
+    "direct": lambda url, bouncer: (url, {}),
+    # The per-transaction limits without the bouncer's hop: their own cost.
+    "limits/txn": lambda url, bouncer: (url, {"DB_POOLER": "pgbouncer"}),
+    "pgbouncer": lambda url, bouncer: (
+        bouncer.url(BENCH_DATABASE),
+        {"DB_POOLER": "pgbouncer", "DATABASE_DIRECT_URL": url},
+    ),
+}
+
+
+def compare_poolers(runs, url, bouncer, workers, threads, token, duration, rounds) -> None:
+    """Orders/s of each setup in alternating rounds; medians and ratios to direct."""
+    servers = {}
+    try:
+        for name, setup in SETUPS.items():
+            app_url, extra = setup(url, bouncer)
+            servers[name] = Server(app_url, workers, threads, extra)
+        for server in servers.values():
+            server.wait_ready()
+        click.echo(
+            f"gunicorn: {workers} workers x {threads} threads each; {duration} s per run, "
+            f"{rounds} alternating rounds, medians",
+            err=True,
+        )
+        click.echo(
+            f"{'workload':<12} {'locking':<12} {'conc':>4} "
+            + " ".join(f"{name + '/s':>13}" for name in servers)
+            + f" {'limits cost':>11} {'bouncer/direct':>14} {'p99 direct':>10} {'p99 bouncer':>11}"
+        )
+        for run in runs:
+            rates: dict[str, list[float]] = {name: [] for name in servers}
+            p99: dict[str, list[float]] = {name: [] for name in servers}
+            requests = request_factory(
+                run, customers=BENCH_SIZES.customers, products=BENCH_SIZES.products, token=token
+            )
+            for _ in range(rounds):
+                for name, server in servers.items():
+                    reset_stock(url)
+                    run_load(
+                        "127.0.0.1", server.port, requests, concurrency=run.concurrency, duration=1
+                    )
+                    result = run_load(
+                        "127.0.0.1",
+                        server.port,
+                        requests,
+                        concurrency=run.concurrency,
+                        duration=duration,
+                    )
+                    rates[name].append(result.rate)
+                    p99[name].append(result.percentile(99))
+            median = {name: statistics.median(values) for name, values in rates.items()}
+            click.echo(
+                f"{run.workload:<12} {run.locking:<12} {run.concurrency:>4} "
+                + " ".join(f"{median[name]:>13.0f}" for name in servers)
+                + f" {1 - median['limits/txn'] / median['direct']:>10.1%}"
+                + f" {median['pgbouncer'] / median['direct']:>14.2f}"
+                + f" {statistics.median(p99['direct']):>10.1f}"
+                + f" {statistics.median(p99['pgbouncer']):>11.1f}"
+            )
+    finally:
+        for server in servers.values():
             server.stop()
 
 

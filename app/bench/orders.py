@@ -88,22 +88,26 @@ def order_count(url: str) -> int:
 class Server:
     """gunicorn serving the bench database."""
 
-    def __init__(self, url: str, workers: int, threads: int) -> None:
-        self.port = _free_port()
+    def __init__(self, url: str, workers: int, threads: int, extra_env: dict | None = None) -> None:
+        self.port = free_port()
         # Kept after the run: the place to look when gunicorn misbehaves.
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="stockroom-bench-", suffix=".log", delete=False
         )
-        env = os.environ | {
-            "DATABASE_URL": url,
-            "WEB_CONCURRENCY": str(workers),
-            "GUNICORN_THREADS": str(threads),
-            "PORT": str(self.port),
-            "BIND": "127.0.0.1",
-            # Per-request log lines measure the terminal, not the database path.
-            "ACCESS_LOG": "off",
-            "REQUEST_LOG": "off",
-        }
+        env = (
+            os.environ
+            | {
+                "DATABASE_URL": url,
+                "WEB_CONCURRENCY": str(workers),
+                "GUNICORN_THREADS": str(threads),
+                "PORT": str(self.port),
+                "BIND": "127.0.0.1",
+                # Per-request log lines measure the terminal, not the database path.
+                "ACCESS_LOG": "off",
+                "REQUEST_LOG": "off",
+            }
+            | (extra_env or {})
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
             cwd=PROJECT_ROOT,
@@ -133,7 +137,8 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
     import socket
 
     with socket.socket() as sock:

@@ -174,6 +174,20 @@ class EmbeddedPostgres:
             if started:
                 self.stop()
 
+    def run_tool(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run one of the wheel's programs (pg_basebackup, psql ...) as the server's OS user."""
+        return self._run([str(POSTGRES_BIN_PATH / name), *args], check=check)
+
+    def grant_to_os_user(self, path: Path) -> None:
+        """As root, make ``path`` a directory the server's OS user owns (mode 0700)."""
+        path.mkdir(parents=True, exist_ok=True)
+        if self.os_user:
+            import pwd
+
+            entry = pwd.getpwnam(self.os_user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        path.chmod(0o700)
+
     # -- internals --------------------------------------------------------------
 
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,37 +1,53 @@
-"""Engine settings: pool sizes from the plan, per-connection timeouts and names."""
+"""Engine settings: pool sizes from the plan, per-connection limits and names, and
+the direct engine for work that must not go through a pooler."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-from sqlalchemy import event
+from flask import current_app
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from app.db.embedded import AutoStart
 from app.db.instrumentation import InstrumentedQueuePool
 from app.db.pool_plan import PoolPlan
+from app.db.transaction_limits import connect_with_limits, startup_options, web_limits
+
+PGBOUNCER = "pgbouncer"
+# PostgreSQL keeps the first NAMEDATALEN - 1 bytes of application_name.
+APPLICATION_NAME_BYTES = 63
+
+# The role a direct connection opened in this context names itself with
+# (``migrate`` while migrations run, ``seed`` while seeding).
+_connection_role: ContextVar[str | None] = ContextVar("stockroom_connection_role", default=None)
 
 
-def engine_options(config: dict, plan: PoolPlan | None) -> dict:
+def engine_options(config: dict, plan: PoolPlan | None, *, pooler: str = "none") -> dict:
     """SQLALCHEMY_ENGINE_OPTIONS for this process.
 
     Under gunicorn the pool is sized by the master's plan; elsewhere (CLI, tests,
     ``flask run``) a single process gets one connection per thread plus as many
-    again in overflow.
+    again in overflow. Behind PgBouncer (transaction pooling) no startup options and
+    no server-side prepared statements: the limits travel with each transaction
+    (see :mod:`app.db.transaction_limits`).
     """
     threads = config["GUNICORN_THREADS"]
     pool_size = plan.pool_size if plan else threads
     max_overflow = plan.max_overflow if plan else threads
-    # Set per connection at connect time (no extra round trip, nothing changed on
-    # the server): web requests must not hold locks or run queries unbounded.
-    options = (
-        f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
-        f" -c lock_timeout={config['DB_LOCK_TIMEOUT_MS']}"
-        f" -c idle_in_transaction_session_timeout={config['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS']}"
-        # A worker killed mid-query: the server notices the closed socket within a
-        # second and rolls back, instead of holding locks until the query ends.
-        " -c client_connection_check_interval=1000"
-    )
+    connect_args: dict = {"connect_timeout": config["DB_CONNECT_TIMEOUT"]}
+    if pooler == PGBOUNCER:
+        # The next transaction may run on another server connection, where a
+        # statement prepared on this one does not exist.
+        connect_args["prepare_threshold"] = None
+    else:
+        # Set once per connection at connect time: no round trip, nothing changed
+        # on the server.
+        connect_args["options"] = startup_options(web_limits(config))
     return {
         "poolclass": InstrumentedQueuePool,
         "pool_size": pool_size,
@@ -39,21 +55,85 @@ def engine_options(config: dict, plan: PoolPlan | None) -> dict:
         "pool_timeout": config["DB_POOL_TIMEOUT"],
         "pool_recycle": config["DB_POOL_RECYCLE"],
         "pool_pre_ping": True,
-        "connect_args": {"connect_timeout": config["DB_CONNECT_TIMEOUT"], "options": options},
+        "connect_args": connect_args,
     }
 
 
-def application_name(role: str) -> str:
-    """The name a connection shows in ``pg_stat_activity``: app, role and process id."""
-    return f"stockroom:{role}:{os.getpid()}"
+def application_name(role: str, instance: str, pid: int | None = None) -> str:
+    """``stockroom:<role>:<instance>:<pid>``, the name a connection shows in
+    ``pg_stat_activity``; a long instance name is cut so the pid survives."""
+    head, tail = f"stockroom:{role}:", f":{pid or os.getpid()}"
+    room = APPLICATION_NAME_BYTES - len(head.encode()) - len(tail.encode())
+    return head + instance.encode()[: max(room, 0)].decode(errors="ignore") + tail
 
 
-def install_connect_hooks(engine: Engine, *, role: str, autostart: AutoStart | None) -> None:
-    """Name every new connection after this process and start the embedded server if needed."""
+def parse_application_name(name: str) -> dict | None:
+    """(role, instance, pid) of a Stockroom connection name, or None for others."""
+    parts = name.split(":")
+    if len(parts) < 4 or parts[0] != "stockroom" or not parts[-1].isdigit():
+        return None
+    return {"role": parts[1], "instance": ":".join(parts[2:-1]), "pid": int(parts[-1])}
+
+
+def install_connect_hooks(
+    engine: Engine,
+    *,
+    role: str,
+    instance: str,
+    autostart: AutoStart | None,
+    transaction_limits: dict[str, str] | None = None,
+) -> None:
+    """Name every new connection, start the embedded server if needed, and (behind
+    a pooler) open connections whose transactions carry ``transaction_limits``."""
 
     @event.listens_for(engine, "do_connect")
-    def _before_connect(dialect, conn_rec, cargs, cparams):
+    def _connect(dialect, conn_rec, cargs, cparams):
         # Evaluated per connection, so a forked worker names connections with its own pid.
-        cparams["application_name"] = application_name(role)
+        cparams["application_name"] = application_name(_connection_role.get() or role, instance)
         if autostart is not None:
             autostart.ensure_running()
+        if transaction_limits is not None:
+            return connect_with_limits(transaction_limits, *cargs, **cparams)
+        return None
+
+
+@contextmanager
+def connection_role(role: str) -> Iterator[None]:
+    """Direct connections opened inside the block name themselves ``role``."""
+    token = _connection_role.set(role)
+    try:
+        yield
+    finally:
+        _connection_role.reset(token)
+
+
+def build_direct_engine(config: dict, *, role: str, autostart: AutoStart | None) -> Engine:
+    """An engine for migrations, seeding, EXPLAIN and the server's limits.
+
+    It uses DATABASE_DIRECT_URL when set (past the pooler, to PostgreSQL itself),
+    else the primary URL. One connection per use (no pool): these are occasional.
+    No web limits: each of these sets its own.
+    """
+    url = config["DATABASE_DIRECT_URL"] or config["SQLALCHEMY_DATABASE_URI"]
+    connect_args: dict = {"connect_timeout": config["DB_CONNECT_TIMEOUT"]}
+    if through_pooler(config):
+        connect_args["prepare_threshold"] = None
+    else:
+        # A killed migration or seed releases its locks within a second. Sent as a
+        # startup option, it also makes a pooler refuse the connection (with our hint
+        # to set DB_POOLER) before any session setting could leak through it.
+        connect_args["options"] = "-c client_connection_check_interval=1000"
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    install_connect_hooks(engine, role=role, instance=config["INSTANCE_NAME"], autostart=autostart)
+    return engine
+
+
+def through_pooler(config: dict) -> bool:
+    """Whether the direct engine still goes through a transaction-mode pooler
+    (DB_POOLER=pgbouncer without DATABASE_DIRECT_URL)."""
+    return config["DB_POOLER"] == PGBOUNCER and not config["DATABASE_DIRECT_URL"]
+
+
+def direct_engine() -> Engine:
+    """The current app's direct engine (see :func:`build_direct_engine`)."""
+    return current_app.extensions["stockroom.direct_engine"]

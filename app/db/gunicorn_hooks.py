@@ -4,14 +4,26 @@ embedded server when gunicorn is started without DATABASE_URL."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 import psycopg
 
-from app.config import ConfigError, env_int
+from app import config
+from app.config import ConfigError, libpq_url
 from app.db.embedded import EmbeddedPostgres
-from app.db.pool_plan import PLAN_ENV, PoolPlanError, compute_plan, fetch_server_limits
-from app.paths import EMBEDDED_PGDATA
+from app.db.engine import PGBOUNCER, application_name
+from app.db.errors import POOLER_REFUSAL, connection_failure, first_line
+from app.db.pgbouncer import bouncer_limits
+from app.db.pool_plan import (
+    PLAN_ENV,
+    PoolPlanError,
+    check_reports_server,
+    fetch_server_limits,
+    plan_for_config,
+)
+from app.db.transaction_limits import startup_options, web_limits
+from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH
 
 _started_embedded: EmbeddedPostgres | None = None
 
@@ -23,7 +35,8 @@ def _refuse(server, message: str) -> None:
 
 
 def on_starting(server) -> None:
-    """Compute the pool plan from the live server and hand it to the workers."""
+    """Compute the pool plan from the live server (and PgBouncer's limits behind a
+    pooler) and hand it to the workers."""
     global _started_embedded
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -33,28 +46,67 @@ def on_starting(server) -> None:
         url = embedded.libpq_url()
         # Workers read DATABASE_URL: they use this server and never manage it.
         os.environ["DATABASE_URL"] = url
-    url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    _default_instance_name(server)
     try:
-        limits = fetch_server_limits(url, connect_timeout=env_int("DB_CONNECT_TIMEOUT", 5))
-        plan = compute_plan(
+        settings = config.load(INSTANCE_PATH)
+        pooled = settings["DB_POOLER"] == PGBOUNCER
+        # The server's limits over a direct connection when there is one; else over
+        # the workers' own URL with their startup options, so that a pooler refusing
+        # them stops gunicorn here, in one line, rather than every request later.
+        direct = settings["DATABASE_DIRECT_URL"]
+        limits = fetch_server_limits(
+            libpq_url(direct or url),
+            connect_timeout=settings["DB_CONNECT_TIMEOUT"],
+            application_name=application_name("web", settings["INSTANCE_NAME"]),
+            options=None if pooled or direct else startup_options(web_limits(settings)),
+        )
+        bouncer = bouncer_limits(settings) if pooled else None
+        plan = plan_for_config(
+            settings,
             workers=server.cfg.workers,
             threads=server.cfg.threads,
-            instances=env_int("APP_INSTANCES", 1, minimum=1),
-            reserved=env_int("DB_POOL_RESERVED", 5),
             limits=limits,
+            bouncer=bouncer,
         )
+        if settings["REPORTS_DATABASE_URL"]:
+            plan = _check_reports_server(plan, settings)
     except (PoolPlanError, ConfigError) as error:
         _refuse(server, str(error))
     except psycopg.OperationalError as error:
+        if POOLER_REFUSAL in str(error):
+            _refuse(server, f"refusing to start: {connection_failure(error, settings)}")
         _refuse(
             server,
             f"refusing to start: cannot read max_connections from the database: "
-            f"{str(error).strip().splitlines()[0]}",
+            f"{first_line(error)}",
         )
-    if plan.warning:
-        server.log.warning("pool plan: %s", plan.warning)
+    for warning in plan.warnings:
+        server.log.warning("pool plan: %s", warning)
     server.log.info("pool plan: %s", plan.formula)
     os.environ[PLAN_ENV] = plan.to_json()
+
+
+def _check_reports_server(plan, settings):
+    # A replica being down must not stop the app: reports fall back to the primary.
+    try:
+        limits = fetch_server_limits(
+            libpq_url(settings["REPORTS_DATABASE_URL"]),
+            connect_timeout=settings["DB_CONNECT_TIMEOUT"],
+            application_name=application_name("reports", settings["INSTANCE_NAME"]),
+        )
+    except psycopg.Error as error:
+        return check_reports_server(plan, None, error=first_line(error))
+    return check_reports_server(plan, limits)
+
+
+def _default_instance_name(server) -> None:
+    # hostname:port of the address gunicorn really binds (-b overrides PORT), set
+    # before the fork so every worker of this instance carries the same name.
+    if os.environ.get("INSTANCE_NAME", "").strip():
+        return
+    bind = (server.cfg.bind or ["127.0.0.1:8000"])[0]
+    port = bind.rsplit(":", 1)[-1] if not bind.startswith("unix:") else bind[5:]
+    os.environ["INSTANCE_NAME"] = f"{socket.gethostname()}:{port}"
 
 
 def on_exit(server) -> None:

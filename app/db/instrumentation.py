@@ -100,6 +100,8 @@ class WorkerStats:
         self.buckets = [0] * (len(DURATION_BUCKETS) + 1)
         self.requests: Counter = Counter()
         self.orders: Counter = Counter()
+        # Where reports ran (primary, replica) and why a replica was skipped.
+        self.reports: Counter = Counter()
         self.pool_waits = 0
         self.pool_wait_seconds = 0.0
         self.pool_timeouts = 0
@@ -182,6 +184,7 @@ class WorkerStats:
                 "buckets": list(self.buckets),
                 "requests": dict(self.requests),
                 "orders": dict(self.orders),
+                "reports": dict(self.reports),
             }
 
 

@@ -23,6 +23,8 @@ class WorkerReport(db.Model):
     host: Mapped[str] = mapped_column(Text, primary_key=True)
     pid: Mapped[int] = mapped_column(Integer, primary_key=True)
     role: Mapped[str] = mapped_column(Text)
+    # The app instance (INSTANCE_NAME) the worker belongs to.
+    instance: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

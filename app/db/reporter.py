@@ -39,6 +39,7 @@ def worker_snapshot(app: Flask, worker_stats: WorkerStats = stats) -> dict:
         "host": HOST,
         "pid": os.getpid(),
         "role": app.config.get("APP_ROLE") or ("web" if plan else "cli"),
+        "instance": app.config["INSTANCE_NAME"],
         "started_at": worker_stats.started_at,
         "reported_at": datetime.now(UTC),
         "plan": plan.as_dict() if plan else None,
@@ -132,6 +133,7 @@ class Reporter(threading.Thread):
         self.app = app
         self.interval = app.config["DB_REPORT_INTERVAL"]
         self.stopping = threading.Event()
+        self._last_warnings: tuple[str, ...] = ()
 
     def run(self) -> None:
         while True:
@@ -140,14 +142,27 @@ class Reporter(threading.Thread):
                 return
 
     def report(self) -> None:
-        """One report; a database outage only skips it."""
+        """One report, then a look at the whole deployment; a database outage only
+        skips them."""
         with self.app.app_context():
             try:
                 run_in_transaction(db.session, lambda session: write_report(session, self.app))
+                self._warn_about_deployment()
             except SQLAlchemyError as error:
                 log.debug("monitoring report skipped: %s", str(error).splitlines()[0])
             finally:
                 db.session.remove()
+
+    def _warn_about_deployment(self) -> None:
+        # Logged when the set of warnings changes, not on every report.
+        from app.db.deployment import deployment_check
+
+        warnings = tuple(deployment_check(db.session, self.app)["warnings"])
+        db.session.rollback()
+        if warnings != self._last_warnings:
+            for warning in warnings:
+                log.warning("deployment: %s", warning)
+            self._last_warnings = warnings
 
     def stop(self) -> None:
         """Stop reporting and remove this worker's row."""

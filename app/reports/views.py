@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user
 
 from app.reports.definitions import REPORTS, csv_value, show
-from app.reports.runner import ReportTimeout, explain_report, run_report
+from app.reports.runner import ReportDatabaseLost, ReportTimeout, explain_report, run_report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -70,18 +70,22 @@ def show_report(slug: str):
     report, form = _report_and_form(slug)
     wants_csv = request.args.get("format") == "csv"
 
-    def page(status=200, result=None, timeout=None):
+    def page(status=200, result=None, timeout=None, headers=None):
         chart = report.chart(result.rows) if result else None
-        return render_template(
-            "reports/report.html",
-            report=report,
-            form=form,
-            result=result,
-            chart=chart,
-            timeout=timeout,
-            now=datetime.now(UTC),
-            **_links(report),
-        ), status
+        return (
+            render_template(
+                "reports/report.html",
+                report=report,
+                form=form,
+                result=result,
+                chart=chart,
+                timeout=timeout,
+                now=datetime.now(UTC),
+                **_links(report),
+            ),
+            status,
+            headers or {},
+        )
 
     if not form.validate():
         if wants_csv:
@@ -101,6 +105,16 @@ def show_report(slug: str):
                 message + "\n", status=503, mimetype="text/plain", headers={"Retry-After": "30"}
             )
         return page(503, timeout=message)
+    except ReportDatabaseLost:
+        message = (
+            "The reports database went away while this report ran on it. Try again: "
+            "while it stays away, reports run on the primary."
+        )
+        if wants_csv:
+            return Response(
+                message + "\n", status=503, mimetype="text/plain", headers={"Retry-After": "5"}
+            )
+        return page(503, timeout=message, headers={"Retry-After": "5"})
     if wants_csv:
         return _csv(report, result.rows)
     return page(result=result)
@@ -126,14 +140,18 @@ def explain(slug: str):
     report, form = _report_and_form(slug)
     if not form.validate():
         abort(400)
+    source = None
     try:
-        plan, execution_ms = explain_report(report, form.params())
+        plan, execution_ms, source = explain_report(report, form.params())
     except ReportTimeout:
         plan, execution_ms = "The plan took longer than the report time limit.", None
+    except ReportDatabaseLost:
+        plan, execution_ms = "The reports database went away while the plan ran; retry.", None
     return render_template(
         "reports/explain.html",
         report=report,
         plan=plan,
         execution_ms=execution_ms,
+        source=source,
         args=request.args,
     )

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import click
 from flask.cli import with_appcontext
 
-from app.extensions import db
+from app.db.engine import connection_role, direct_engine
 from app.seed.generate import DemoData, SeedSizes
 from app.seed.load import LoadReport, SeedRefused, bulk_load
 
@@ -19,7 +19,8 @@ DEMO_SIZES = SeedSizes(customers=5_000, products=500, orders=50_000)
 def run_seed(sizes: SeedSizes, *, random_seed: int, until: date, replace: bool) -> LoadReport:
     """Generate and load demo data in one transaction, with a progress bar on stderr."""
     data = DemoData(sizes, seed=random_seed, until=until)
-    with db.engine.connect() as conn:
+    # A direct connection (DATABASE_DIRECT_URL when set), named stockroom:seed:...
+    with connection_role("seed"), direct_engine().connect() as conn:
         raw = conn.connection.driver_connection
         with click.progressbar(
             length=data.expected_rows, label="seeding", width=30, show_pos=True, file=sys.stderr

@@ -10,6 +10,8 @@ from flask_admin import expose
 from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
+from app.db.deployment import deployment_check
+from app.db.pgbouncer import live_bouncer_pools, process_bouncer_limits
 from app.db.pool_plan import (
     PoolPlan,
     PoolPlanError,
@@ -31,6 +33,7 @@ def live_workers(session: Session, app: Flask) -> list[dict]:
                 "host",
                 "pid",
                 "role",
+                "instance",
                 "started_at",
                 "reported_at",
                 "plan",
@@ -50,7 +53,11 @@ def pool_page(session: Session, app: Flask) -> dict:
     reported = next((w["plan"] for w in workers if w["plan"]), None)
     plan, plan_error = None, None
     try:
-        plan = PoolPlan(**reported) if reported else single_process_plan(app.config, limits)
+        plan = (
+            PoolPlan.from_dict(reported)
+            if reported
+            else single_process_plan(app.config, limits, process_bouncer_limits(app))
+        )
     except PoolPlanError as error:
         plan_error = str(error)
     connections = session.execute(query("app.admin.database", "server_connections.sql")).all()
@@ -60,8 +67,14 @@ def pool_page(session: Session, app: Flask) -> dict:
         for w in workers
         for h in w["pool"]["held_too_long"]
     ]
+    bouncer_live = None
+    if app.config["DB_POOLER"] == "pgbouncer" and app.config["DB_POOLER_ADMIN_URL"]:
+        bouncer_live = live_bouncer_pools(app.config)
     return {
         "workers": workers,
+        "deployment": deployment_check(session, app),
+        "bouncer_live": bouncer_live,
+        "replication": session.execute(query("app.admin.database", "replication.sql")).all(),
         "plan": plan,
         "plan_error": plan_error,
         "limits": limits,

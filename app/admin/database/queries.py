@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
+from app.db.engine import direct_engine
 from app.db.models import SlowQueryReport
 from app.db.reporter import refresh_own_report
 from app.db.sql import query
@@ -82,7 +83,8 @@ def explain(session: Session, fingerprint: str, *, analyze: bool) -> tuple[str, 
         raise ExplainRefused(
             "No parameters were captured for this statement; EXPLAIN ANALYZE needs them."
         )
-    raw = db.engine.raw_connection()
+    # Its own transaction settings: over a direct connection when there is one.
+    raw = direct_engine().raw_connection()
     try:
         conn = raw.driver_connection
         conn.execute("SET TRANSACTION READ ONLY")

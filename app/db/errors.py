@@ -1,0 +1,29 @@
+"""One-line explanations of connection failures, with the fix where it is known."""
+
+from __future__ import annotations
+
+# What PgBouncer answers to the startup ``options`` of a direct-mode connection.
+POOLER_REFUSAL = "unsupported startup parameter"
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of a (database) error's message."""
+    message = str(getattr(error, "orig", None) or error).strip()
+    return next((line.strip() for line in message.splitlines() if line.strip()), repr(error))
+
+
+def connection_failure(error: BaseException, config=None) -> str:
+    """Why a connection failed, in one line; a pooler's refusal says what to set."""
+    message = str(getattr(error, "orig", None) or error)
+    first = first_line(error)
+    if POOLER_REFUSAL not in message:
+        return first
+    if config is not None and config["DB_POOLER"] == "pgbouncer":
+        return (
+            f"{first}: this connection should be direct but leads to a pooler; point "
+            f"DATABASE_DIRECT_URL at PostgreSQL itself, not at PgBouncer"
+        )
+    return (
+        f"{first}: the database URL leads to a connection pooler in transaction mode "
+        f"(PgBouncer); set DB_POOLER=pgbouncer"
+    )
