@@ -168,11 +168,14 @@ def _replica() -> LocalReplica:
 
 
 @devdb_replica.command("start")
-def devdb_replica_start() -> None:
+@click.option("--fresh", is_flag=True, help="Delete the replica and make a new copy first.")
+def devdb_replica_start(fresh: bool) -> None:
     """Start the embedded server (if needed) and the replica (created on first use)."""
     replica = _replica()
     try:
         _server().start()
+        if fresh:
+            replica.remove()
         started = replica.start()
     except EmbeddedPostgresError as error:
         raise click.ClickException(str(error)) from None
