@@ -55,10 +55,40 @@ NASTY_TEXT = st.sampled_from(
         "{}",
     ]
 )
-TEXT = st.one_of(NASTY_TEXT, st.text(max_size=60))
+# Numbers far beyond any column, and spellings int() takes but we refuse.
+HUGE_INTEGERS = st.one_of(
+    st.integers(min_value=10**18, max_value=10**1000),
+    st.integers(min_value=-(10**1000), max_value=-(10**18)),
+)
+NUMBER_SPELLINGS = st.sampled_from(
+    [
+        "+7",
+        " 5 ",
+        "5 ",
+        "1_000",
+        "\u0663",
+        "\u00b2",
+        "\uff11",
+        "inf",
+        "-inf",
+        "nan",
+        "1e3",
+        "0x10",
+        "1.0",
+        "-0",
+        "007",
+        "9" * 400,
+        "-" + "9" * 400,
+        "9" * 5000,
+    ]
+)
+NUMBER_TEXT = st.one_of(st.integers().map(str), HUGE_INTEGERS.map(str), NUMBER_SPELLINGS)
+TEXT = st.one_of(NASTY_TEXT, NUMBER_SPELLINGS, st.text(max_size=60))
 NUMBERS = st.one_of(
     st.integers(),
     st.integers(min_value=-(2**70), max_value=2**70),
+    HUGE_INTEGERS,
+    st.integers(min_value=-1000, max_value=1000).map(float),  # 207.0 is an integer
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
 )
@@ -180,7 +210,11 @@ def test_product_patches(api, session, stocked):
                 ),
                 JSON,
             ),
-            if_match=st.one_of(TEXT, st.integers().map(lambda v: f'"{v}"')),
+            if_match=st.one_of(
+                TEXT,
+                st.integers().map(lambda v: f'"{v}"'),
+                NUMBER_TEXT.map(lambda v: f'"{v}"'),
+            ),
             product=st.sampled_from([str(p.id) for p in products] + ["0", "x", "9" * 30]),
         )
         def check(body, if_match, product):
@@ -200,7 +234,9 @@ def test_list_query_strings(api, stocked):
         @given(
             path=st.sampled_from(["/api/products", "/api/customers"]),
             query=st.dictionaries(
-                st.sampled_from(["limit", "cursor", "email", "x"]), TEXT, max_size=3
+                st.sampled_from(["limit", "cursor", "email", "x"]),
+                st.one_of(TEXT, NUMBER_TEXT),
+                max_size=3,
             ),
         )
         def check(path, query):
@@ -223,7 +259,7 @@ def reports_client(base_app, committed):
 FIELD_VALUES = st.one_of(
     TEXT,
     st.dates().map(str),
-    st.integers().map(str),
+    NUMBER_TEXT,
     st.sampled_from(["europe", "2026-02-30", "2026-01-01", "0", "1000"]),
 )
 
@@ -284,7 +320,7 @@ def test_admin_list_query_strings(admin_client):
                         "flt2_3",
                     ]
                 ),
-                st.one_of(TEXT, st.integers().map(str)),
+                st.one_of(TEXT, NUMBER_TEXT),
                 max_size=4,
             ),
         )

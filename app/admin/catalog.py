@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
-from wtforms import HiddenField, IntegerField, StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from app.admin.security import SecureModelView
@@ -14,8 +14,7 @@ from app.catalog.models import Product
 from app.catalog.service import StaleVersion, update_product
 from app.db.transactions import run_in_transaction
 from app.extensions import db
-
-MAX_INT = 2**31 - 1
+from app.numbers import MAX_INT, StrictIntegerField, parse_integer
 
 
 class ProductView(SecureModelView):
@@ -31,7 +30,11 @@ class ProductView(SecureModelView):
         "price_cents": lambda view, context, model, name: f"{model.price_cents / 100:,.2f}",
     }
     form_columns = ("sku", "name", "description", "price_cents", "stock")
-    form_overrides = {"name": StringField, "price_cents": IntegerField, "stock": IntegerField}
+    form_overrides = {
+        "name": StringField,
+        "price_cents": StrictIntegerField,
+        "stock": StrictIntegerField,
+    }
     form_args = {
         "name": {"validators": [InputRequired(), Length(1, 200)]},
         "sku": {"validators": [InputRequired(), Length(1, 64)]},
@@ -67,7 +70,7 @@ class ProductView(SecureModelView):
     def update_model(self, form, model):
         """Save only if nobody saved the product since this form was opened."""
         try:
-            seen = int(form.version.data)
+            seen = parse_integer(form.version.data)
         except (TypeError, ValueError):
             flash("The form lost its version; reload the product and try again.", "error")
             return False

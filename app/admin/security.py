@@ -6,15 +6,17 @@ from flask import flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.form import BaseForm
+from flask_admin.model.filters import BaseIntFilter, BaseIntListFilter
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import DataError
 from wtforms.validators import InputRequired, Length, Regexp
 
-from app.api.validation import MAX_BIGINT
 from app.auth.admins import EMAIL_PATTERN
 from app.extensions import db
+from app.numbers import MAX_BIGINT, parse_integer
 
 # Email form fields: trimmed, lower-cased (as stored), and shaped like an address.
 EMAIL_FIELD_ARGS = {
@@ -56,18 +58,48 @@ def integer_ids(ids) -> list[int]:
     result = []
     for value in ids:
         try:
-            number = int(value)
-        except (TypeError, ValueError):
+            number = parse_integer(value)
+        except ValueError:
             continue
         if 1 <= number <= MAX_BIGINT:
             result.append(number)
     return result
 
 
+class _StrictIntegers:
+    """Flask-Admin's integer filters, taking only ASCII digits (after an optional
+    minus): ``int()`` alone would also take ``+7``, ``1_000`` or ``٣``."""
+
+    def validate(self, value) -> bool:
+        parts = value.split(",") if isinstance(self, BaseIntListFilter) else [value]
+        try:
+            numbers = [parse_integer(part.strip() if len(parts) > 1 else part) for part in parts]
+        except ValueError:
+            return False
+        return bool(numbers)
+
+
+class StrictFilterConverter(FilterConverter):
+    """Flask-Admin's filter converter with :class:`_StrictIntegers` integer filters."""
+
+    int_filters = tuple(
+        type(f"Strict{flt.__name__}", (_StrictIntegers, flt), {})
+        if issubclass(flt, BaseIntFilter | BaseIntListFilter)
+        else flt  # "is empty" takes 0 or 1 and checks that itself
+        for flt in FilterConverter.int_filters
+    )
+
+
+# List arguments Flask-Admin reads as integers, and what it uses when they are absent.
+_INTEGER_LIST_ARGS = {"page": 0, "page_size": 0, "sort": None, "sort_desc": None}
+_QUERY_KEYS = {"sort_desc": "desc"}
+
+
 class SecureModelView(LoginRequired, ModelView):
     """A model view with login, CSRF and integer primary keys."""
 
     form_base_class = CsrfForm
+    filter_converter = StrictFilterConverter()
     page_size = 50
     can_set_page_size = True
     can_view_details = True
@@ -76,6 +108,15 @@ class SecureModelView(LoginRequired, ModelView):
         """Flask-Admin's list arguments, cleaned of what would reach SQL as an error:
         negative or huge page numbers, NUL bytes, very long searches."""
         args = super()._get_list_extra_args()
+        for name, default in _INTEGER_LIST_ARGS.items():
+            raw = request.args.get(_QUERY_KEYS.get(name, name))
+            if raw is None:
+                continue
+            try:
+                parse_integer(raw)
+            except ValueError:
+                flash(f"Ignored {_QUERY_KEYS.get(name, name)}={raw[:40]!r}: not a whole number.")
+                setattr(args, name, default)
         args.page = min(max(args.page or 0, 0), MAX_PAGE)
         if args.search:
             args.search = _clean_text(args.search) or None

@@ -14,10 +14,10 @@ from werkzeug.routing import BaseConverter
 
 from app.api.openapi import SPEC
 from app.api.tokens import authenticate, needs_touch, touch
-from app.api.validation import MAX_BIGINT
 from app.db.transactions import run_in_transaction
 from app.errors import problem
 from app.extensions import db
+from app.numbers import MAX_BIGINT
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -29,7 +29,7 @@ class IdConverter(BaseConverter):
     converter rejects a value on a path other methods share, so nothing is rejected
     here: an id beyond bigint becomes 0, which matches no row (404)."""
 
-    regex = r"\d{1,19}"
+    regex = r"[0-9]{1,19}"  # ASCII only: \d would also match other scripts' digits
 
     def to_python(self, value: str) -> int:
         number = int(value)

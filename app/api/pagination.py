@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 
 from flask import request
 
-from app.api.validation import MAX_BIGINT, ValidationFailed, query_integer
+from app.api.validation import ValidationFailed, query_integer
+from app.numbers import MAX_BIGINT, parse_integer
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -29,7 +30,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, _, value = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
-        last_id = int(value)
+        last_id = parse_integer(value)
         if kind != "id" or not 0 <= last_id <= MAX_BIGINT:
             raise ValueError(cursor)
     except (ValueError, UnicodeError, binascii.Error):

@@ -6,13 +6,19 @@ before it has passed them.
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from flask import request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-MAX_BIGINT = 2**63 - 1
-MAX_INT = 2**31 - 1
+from app.numbers import MAX_BIGINT, MAX_INT, NotAnInteger, parse_integer
+
+__all__ = ["MAX_BIGINT", "MAX_INT", "Errors", "ValidationFailed", "json_object", "query_integer"]
+# An integer literal longer than this is out of range for every column: it is kept
+# as its text (never converted; Python refuses more than 4,300 digits anyway).
+_MAX_LITERAL_DIGITS = 40
 
 
 class ValidationFailed(Exception):
@@ -39,7 +45,13 @@ class Errors:
             raise ValidationFailed(self.items)
 
     def integer(self, value: Any, field: str, *, minimum: int, maximum: int) -> int | None:
-        """``value`` if it is a whole number in range (booleans are not numbers here)."""
+        """``value`` if it is a whole number in range, as JSON Schema counts integers:
+        ``207.0`` is 207 and ``-0`` is 0 (booleans are not numbers here)."""
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        if isinstance(value, HugeInteger) or (isinstance(value, float) and math.isinf(value)):
+            self.add(field, f"must be between {minimum} and {maximum}")
+            return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.add(field, "must be a whole number")
             return None
@@ -68,13 +80,35 @@ class Errors:
             self.add(f"{prefix}{name}", "is not a known field")
 
 
+class HugeInteger:
+    """An integer too long for any column, kept as its text (never converted)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _integer_literal(text: str) -> int | HugeInteger:
+    return int(text) if len(text) <= _MAX_LITERAL_DIGITS else HugeInteger(text)
+
+
+def _not_json(name: str):
+    # Python's json module accepts NaN and Infinity; JSON does not.
+    raise ValueError(f"{name} is not JSON")
+
+
 def json_object() -> dict:
     """The request body as a JSON object, or a 415/400/422 error."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
     try:
-        payload = request.get_json()
-    except BadRequest:
+        payload = json.loads(
+            request.get_data(cache=True),
+            parse_int=_integer_literal,
+            parse_constant=_not_json,
+        )
+    except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON.") from None
     except RecursionError:
         # json.loads recurses per nesting level; a small body can nest deep enough.
@@ -91,10 +125,12 @@ def query_integer(name: str, default: int, *, minimum: int, maximum: int) -> int
         return default
     errors = Errors()
     try:
-        value = int(raw)
-    except ValueError:
-        errors.add(name, "must be a whole number")
+        value: int | HugeInteger = parse_integer(raw)
+    except NotAnInteger:
+        errors.add(name, "must be a whole number (ASCII digits)")
         errors.raise_if_any()
+    except ValueError:
+        value = HugeInteger(raw)
     result = errors.integer(value, name, minimum=minimum, maximum=maximum)
     errors.raise_if_any()
     return result

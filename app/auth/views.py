@@ -18,6 +18,7 @@ from app.auth.models import AdminUser
 from app.auth.throttle import record_failure, record_success, seconds_locked
 from app.db.transactions import run_in_transaction
 from app.extensions import db, login_manager
+from app.numbers import parse_integer
 
 bp = Blueprint("auth", __name__)
 DEFAULT_AFTER_LOGIN = "/admin/"
@@ -39,7 +40,10 @@ class LoginForm(FlaskForm):
 @login_manager.user_loader
 def load_user(user_id: str) -> AdminUser | None:
     """The admin named in the session cookie."""
-    return db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+    try:
+        return db.session.get(AdminUser, parse_integer(user_id))
+    except ValueError:
+        return None
 
 
 def safe_next(target: str | None) -> str:

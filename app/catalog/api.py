@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from werkzeug.exceptions import BadRequest, PreconditionRequired
 
 from app.api.blueprint import bp
 from app.api.pagination import page, page_request
-from app.api.validation import MAX_INT, Errors, json_object
+from app.api.validation import Errors, json_object
 from app.catalog.models import Product
 from app.catalog.service import get_product, list_products, restock, update_product
 from app.db.transactions import run_in_transaction
 from app.extensions import db
+from app.numbers import MAX_INT, IntegerOutOfRange, parse_integer
 
 MAX_RESTOCK = 1_000_000
 MAX_DESCRIPTION = 10_000
+
+# An ETag as this API sends it: a version in double quotes, ASCII digits.
+ETAG = re.compile(r'"([0-9]+)"')
 
 
 def product_json(product: Product, *, detail: bool = False) -> dict:
@@ -59,12 +65,15 @@ def expected_version() -> int:
         raise PreconditionRequired(
             'Send If-Match with the ETag from GET /api/products/<id>, e.g. If-Match: "3".'
         )
-    value = header.strip()
-    if not (len(value) >= 3 and value[0] == value[-1] == '"' and value[1:-1].isdigit()):
+    match = ETAG.fullmatch(header.strip())
+    if match is None:
         raise BadRequest('If-Match must be one ETag from GET /api/products/<id>, e.g. "3".')
-    version = int(value[1:-1])
     # A version beyond the column cannot be current: -1 matches nothing, so the
     # update reports the product's real version (412) instead of a database error.
+    try:
+        version = parse_integer(match.group(1))
+    except IntegerOutOfRange:
+        return -1
     return version if version <= MAX_INT else -1
 
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from app.catalog.models import Product
 from app.db.sql import query
 from app.db.transactions import sqlstate
+from app.numbers import MAX_INT
 
 NUMERIC_OUT_OF_RANGE = "22003"
-MAX_STOCK = 2**31 - 1
 EDITABLE_FIELDS = ("name", "price_cents", "stock", "description")
 
 
@@ -94,7 +94,7 @@ def restock(session: Session, product_id: int, quantity: int):
     except DBAPIError as error:
         if sqlstate(error) == NUMERIC_OUT_OF_RANGE:
             raise StockLimitExceeded(
-                f"stock would exceed {MAX_STOCK} units for product {product_id}"
+                f"stock would exceed {MAX_INT} units for product {product_id}"
             ) from error
         raise
     if row is None:

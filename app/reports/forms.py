@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField
+from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.customers.models import REGIONS
+from app.numbers import StrictIntegerField
 
 MAX_RANGE_DAYS = 3 * 366
 EARLIEST = date(2000, 1, 1)
@@ -76,7 +77,9 @@ class TopCustomersForm(DateRangeForm):
         choices=[SelectChoice("", "All regions"), *(SelectChoice(r) for r in REGIONS)],
         default="",
     )
-    top_n = IntegerField("Top per region", default=10, validators=[Optional(), NumberRange(1, 100)])
+    top_n = StrictIntegerField(
+        "Top per region", default=10, validators=[Optional(), NumberRange(1, 100)]
+    )
 
     def params(self) -> dict:
         return super().params() | {
@@ -88,7 +91,9 @@ class TopCustomersForm(DateRangeForm):
 class ProductRankingForm(DateRangeForm):
     """Dates and how many products to list."""
 
-    row_limit = IntegerField("Products", default=100, validators=[Optional(), NumberRange(1, 1000)])
+    row_limit = StrictIntegerField(
+        "Products", default=100, validators=[Optional(), NumberRange(1, 1000)]
+    )
 
     def params(self) -> dict:
         return super().params() | {"row_limit": self.row_limit.data or 100}
@@ -97,13 +102,15 @@ class ProductRankingForm(DateRangeForm):
 class StockCoverForm(ReportForm):
     """How far back to measure sales, when to reorder, how many products."""
 
-    days = IntegerField(
+    days = StrictIntegerField(
         "Sales over the last N days", default=30, validators=[Optional(), NumberRange(1, 365)]
     )
-    reorder_days = IntegerField(
+    reorder_days = StrictIntegerField(
         "Reorder below N days of cover", default=14, validators=[Optional(), NumberRange(1, 365)]
     )
-    row_limit = IntegerField("Products", default=100, validators=[Optional(), NumberRange(1, 1000)])
+    row_limit = StrictIntegerField(
+        "Products", default=100, validators=[Optional(), NumberRange(1, 1000)]
+    )
 
     def params(self) -> dict:
         days = self.days.data or 30
@@ -119,7 +126,7 @@ class CohortForm(ReportForm):
     """Cohorts from a month on, followed for up to N months."""
 
     date_from = DateField("Cohorts from", validators=[Optional()])
-    max_months = IntegerField(
+    max_months = StrictIntegerField(
         "Months followed", default=12, validators=[Optional(), NumberRange(1, 36)]
     )
 
