@@ -12,8 +12,10 @@ from app.db.engine import (
     engine_options,
     install_connect_hooks,
 )
-from app.db.instrumentation import install_engine_events, install_request_hooks
 from app.db.pool_plan import REPORTS_POOL_SIZE, plan_from_environment
+from app.db.pool_tracking import install_pool_events
+from app.db.request_accounting import install_request_hooks
+from app.db.statements import install_statement_events
 from app.db.transaction_limits import web_limits
 from app.extensions import csrf, db, login_manager, migrate
 from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH, MIGRATIONS_DIR, TEMPLATES_DIR
@@ -80,7 +82,8 @@ def register_database(app: Flask) -> None:
                 transaction_limits=limits if app.config["REPORTS_DB_POOLER"] == PGBOUNCER else None,
             )
         if app.config["DB_INSTRUMENTATION"]:
-            install_engine_events(db.engine, app)
+            install_statement_events(db.engine, app)
+            install_pool_events(db.engine)
     app.extensions["stockroom.direct_engine"] = build_direct_engine(
         app.config, role=role, autostart=autostart
     )
@@ -102,17 +105,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the routes."""
-    from app.api.blueprint import IdConverter
-    from app.api.blueprint import bp as api_bp
+    from app.api.blueprint import IdConverter, create_api_blueprint
     from app.auth.views import bp as auth_bp
-
-    # Route modules register themselves on the API blueprint, which must happen
-    # before it is registered; they live with their domain.
-    from app.catalog import api as _catalog_api  # noqa: F401
-    from app.customers import api as _customers_api  # noqa: F401
+    from app.catalog.api import bp as catalog_api
+    from app.customers.api import bp as customers_api
     from app.health import bp as health_bp
     from app.metrics import bp as metrics_bp
-    from app.orders import api as _orders_api  # noqa: F401
+    from app.orders.api import bp as orders_api
     from app.reports.views import bp as reports_bp
 
     app.url_map.converters["id"] = IdConverter
@@ -120,18 +119,22 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(metrics_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(auth_bp)
+    # Each domain's API routes, nested under /api (token authentication there).
+    api_domains = (catalog_api, customers_api, orders_api)
+    api_bp = create_api_blueprint(*api_domains)
     app.register_blueprint(api_bp)
-    # The API authenticates with bearer tokens, not cookies: no CSRF there.
-    csrf.exempt(api_bp)
+    # The API authenticates with bearer tokens, not cookies: no CSRF there
+    # (Flask-WTF looks at the innermost blueprint, so each one is exempted).
+    for blueprint in (api_bp, *api_domains):
+        csrf.exempt(blueprint)
 
 
 def register_error_handlers(app: Flask) -> None:
-    """problem+json for the API, 503 with Retry-After when the database is away."""
-    from app.api import problems
+    """problem+json for the API and domain errors, 503 with Retry-After when the
+    database is away."""
     from app.errors import register
 
     register(app)
-    problems.register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -58,6 +58,41 @@ def problem(
     return response
 
 
+class ProblemError(Exception):
+    """An error answered as an RFC 9457 problem: the class says the status, type and
+    title (the OpenAPI document lists them from there too); the instance adds the
+    detail, extension fields and headers."""
+
+    status: int = 500
+    problem_type: str = ""
+    title: str = "Internal Server Error"
+    # Conflicts the client may simply retry: answered with Retry-After.
+    retry_after: bool = False
+
+    def problem_detail(self) -> str:
+        """The human-readable explanation of this occurrence."""
+        return str(self)
+
+    def problem_fields(self) -> dict:
+        """Extension members (``product_id``, ``errors`` ...)."""
+        return {}
+
+    def problem_headers(self) -> dict:
+        """Headers of the response."""
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.retry_after else {}
+
+    def response(self) -> Response:
+        """The problem+json response for this error."""
+        return problem(
+            self.status,
+            self.title,
+            self.problem_detail(),
+            type_=self.problem_type or None,
+            headers=self.problem_headers(),
+            **self.problem_fields(),
+        )
+
+
 def wants_problem_json() -> bool:
     """API clients get problem+json; browsers get HTML."""
     return request.path.startswith("/api/")
@@ -80,6 +115,10 @@ def database_failure(error: sa_exc.SQLAlchemyError) -> tuple[int, str, str, str]
 
 def register(app: Flask) -> None:
     """Install the error handlers on ``app``."""
+
+    @app.errorhandler(ProblemError)
+    def problem_error(error: ProblemError):
+        return error.response()
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and attached in ``create_app``."""
 
+from typing import TYPE_CHECKING
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,6 +26,14 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # mypy cannot use the attribute ``db.Model`` as a base class (python/mypy#8603).
+    # At runtime it is built from Base's bases and namespace plus Flask-SQLAlchemy's
+    # mixins; to the type checker, Base stands in for it.
+    Model = Base
+else:
+    Model = db.Model
 # Plain ALTERs for PostgreSQL; batch mode only exists for SQLite.
 migrate = Migrate(compare_type=True, compare_server_default=True, render_as_batch=False)
 login_manager = LoginManager()

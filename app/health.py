@@ -7,7 +7,9 @@ import os
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from app.db.deployment import deployment_check
 from app.db.errors import connection_failure
@@ -41,6 +43,7 @@ def migration_heads() -> set[str]:
 def pool_status() -> dict:
     """This worker's pool right now."""
     pool = db.engine.pool
+    assert isinstance(pool, QueuePool)  # engine_options' pool, or PostgreSQL's default
     return {
         "pid": os.getpid(),
         "size": pool.size(),
@@ -54,7 +57,7 @@ def pool_status() -> dict:
 def deployment_status() -> dict | None:
     """Instances and connections live now vs the plan (None if it cannot be read)."""
     try:
-        return deployment_check(db.session, current_app._get_current_object())
+        return deployment_check(db.session, current_app)
     except SQLAlchemyError:
         return None
     finally:
@@ -62,7 +65,7 @@ def deployment_status() -> dict | None:
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     """200 when the database answers and is migrated to head, else 503."""
     plan = current_app.extensions["stockroom.pool_plan"]
     body: dict = {"status": "ready", "pool": plan.as_dict() if plan else None}

@@ -1,163 +1,201 @@
-"""/metrics in Prometheus text format, for every live gunicorn worker.
+"""/metrics: Prometheus exposition by ``prometheus_client``, for every live worker.
 
 Each worker writes its numbers to ``db_worker_reports`` every few seconds
-(app/db/reporter.py); whichever worker answers the scrape reads all of them, so
-the series cover the whole deployment, labelled by host and pid. A worker's
-counters leave with it (Prometheus treats that as a counter reset).
+(app/db/reporter.py); whichever worker answers the scrape reads all of them
+through a custom collector, so the series cover the whole deployment, labelled by
+``app_instance`` (INSTANCE_NAME; Prometheus keeps ``instance`` for the scrape
+target) and ``pid``. A worker's counters leave with it (a counter reset for
+Prometheus). Families are declared where they are counted (app/db/counters.py);
+the server's own gauges are read once per scrape under a short statement timeout.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 
 from flask import Blueprint, Response, current_app, request
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 
-from app.db.instrumentation import DURATION_BUCKETS
+# The classic text format, version 0.0.4: what every Prometheus 2 scrapes.
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db.counters import COUNTERS, HISTOGRAMS
+from app.db.errors import first_line
 from app.db.pgbouncer import live_bouncer_pools
 from app.db.reporter import live_reports, refresh_own_report
+from app.db.sql import query
 from app.extensions import db
 
+log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
-GAUGES = {
+WORKER_LABELS = ("app_instance", "pid")
+POOL_GAUGES = {
     "size": "Connections the pool keeps open.",
     "checked_out": "Connections in use by requests now.",
     "checked_in": "Idle connections in the pool now.",
     "overflow": "Connections open beyond pool_size now.",
 }
-POOL_COUNTERS = {
-    "waits": ("stockroom_pool_waits_total", "Checkouts that had to wait for a connection."),
-    "wait_seconds": ("stockroom_pool_wait_seconds_total", "Time spent waiting for a connection."),
-    "timeouts": ("stockroom_pool_timeouts_total", "Checkouts that gave up (pool timeout)."),
-}
+SERVER_GAUGE_TIMEOUT_MS = "500"
 
 
-def _labels(**labels) -> str:
-    def escape(value) -> str:
-        return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-    return "{" + ",".join(f'{key}="{escape(value)}"' for key, value in labels.items()) + "}"
+def _worker(report) -> list[str]:
+    return [report.instance or report.host, str(report.pid)]
 
 
-def _worker(report) -> dict:
-    # app_instance, not instance: Prometheus sets ``instance`` itself (the scrape target).
-    return {"app_instance": report.instance or "", "host": report.host, "pid": report.pid}
+class DeploymentCollector:
+    """Every live worker's reported numbers, the server's gauges and PgBouncer's."""
 
+    def __init__(self, reports, server: dict | None, bouncer: dict | None) -> None:
+        self.reports = reports
+        self.server = server
+        self.bouncer = bouncer
 
-def render(workers, bouncer: dict | None = None) -> str:
-    """The exposition text for the given worker reports (and PgBouncer's live pools)."""
-    lines: list[str] = []
+    def collect(self):
+        """The metric families of one scrape."""
+        yield from self._pools()
+        yield from self._counters()
+        yield from self._histograms()
+        if self.server is not None:
+            yield from self._server()
+        if self.bouncer is not None:
+            yield from self._bouncer()
 
-    def family(name: str, kind: str, help_text: str) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
+    def _pools(self):
+        for key, help_text in POOL_GAUGES.items():
+            family = GaugeMetricFamily(f"stockroom_pool_{key}", help_text, labels=WORKER_LABELS)
+            for report in self.reports:
+                family.add_metric(_worker(report), report.pool[key])
+            yield family
+        leaked = GaugeMetricFamily(
+            "stockroom_pool_leaked_connections",
+            "Connections checked out longer than DB_LEAK_SECONDS now.",
+            labels=WORKER_LABELS,
+        )
+        for report in self.reports:
+            leaked.add_metric(_worker(report), len(report.pool["held_too_long"]))
+        yield leaked
 
-    for key, help_text in GAUGES.items():
-        family(f"stockroom_pool_{key}", "gauge", help_text)
-        lines += [f"stockroom_pool_{key}{_labels(**_worker(w))} {w.pool[key]}" for w in workers]
-    for key, (name, help_text) in POOL_COUNTERS.items():
-        family(name, "counter", help_text)
-        lines += [f"{name}{_labels(**_worker(w))} {w.pool[key]}" for w in workers]
-
-    family("stockroom_db_query_duration_seconds", "histogram", "Duration of SQL statements.")
-    for w in workers:
-        cumulative = 0
-        for bound, count in zip(
-            [*map(str, DURATION_BUCKETS), "+Inf"], w.counters["buckets"], strict=True
-        ):
-            cumulative += count
-            lines.append(
-                "stockroom_db_query_duration_seconds_bucket"
-                f"{_labels(**_worker(w), le=bound)} {cumulative}"
+    def _counters(self):
+        for name, declared in COUNTERS.items():
+            family = CounterMetricFamily(
+                name.removesuffix("_total"),
+                declared.help,
+                labels=[*WORKER_LABELS, *declared.labels],
             )
-        lines.append(
-            f"stockroom_db_query_duration_seconds_sum{_labels(**_worker(w))}"
-            f" {w.counters['query_seconds']}"
+            for report in self.reports:
+                for *label_values, count in report.counters.get("counters", {}).get(name, []):
+                    family.add_metric([*_worker(report), *label_values], count)
+            yield family
+
+    def _histograms(self):
+        for name, declared in HISTOGRAMS.items():
+            family = HistogramMetricFamily(
+                name, declared.help, labels=[*WORKER_LABELS, *declared.labels]
+            )
+            bounds = [*map(str, declared.buckets), "+Inf"]
+            for report in self.reports:
+                for series in report.counters.get("histograms", {}).get(name, []):
+                    cumulative, buckets = 0, []
+                    for bound, count in zip(bounds, series["counts"], strict=True):
+                        cumulative += count
+                        buckets.append((bound, cumulative))
+                    family.add_metric(
+                        [*_worker(report), *series["labels"]], buckets, sum_value=series["sum"]
+                    )
+            yield family
+
+    def _server(self):
+        connections = GaugeMetricFamily(
+            "stockroom_db_connections",
+            "Server connections to this database by state (pg_stat_activity).",
+            labels=["state"],
         )
-        lines.append(
-            f"stockroom_db_query_duration_seconds_count"
-            f"{_labels(**_worker(w))} {w.counters['queries']}"
+        for state, count in sorted((self.server["connections"] or {}).items()):
+            connections.add_metric([state], count)
+        yield connections
+        yield CounterMetricFamily(
+            "stockroom_db_deadlocks",
+            "Deadlocks detected in this database since its statistics were reset.",
+            value=self.server["deadlocks"] or 0,
+        )
+        yield GaugeMetricFamily(
+            "stockroom_db_oldest_xid_age",
+            "Transaction-ID age of the oldest database (wraparound at about 2 billion).",
+            value=self.server["oldest_xid_age"] or 0,
         )
 
-    family("stockroom_http_requests_total", "counter", "Requests answered, by status class.")
-    for w in workers:
-        lines += [
-            f"stockroom_http_requests_total{_labels(**_worker(w), status=status)} {count}"
-            for status, count in sorted(w.counters["requests"].items())
-        ]
-
-    family("stockroom_orders_total", "counter", "POST /api/orders outcomes (and retries).")
-    for w in workers:
-        lines += [
-            f"stockroom_orders_total{_labels(**_worker(w), outcome=outcome)} {count}"
-            for outcome, count in sorted(w.counters["orders"].items())
-        ]
-
-    report_families = {
-        "stockroom_reports_total": "Reports run, by the database that ran them.",
-        "stockroom_reports_replica_fallbacks_total": (
-            "Reports run on the primary because the replica was behind or unreachable."
-        ),
-    }
-    samples: dict[str, list[str]] = {name: [] for name in report_families}
-    for w in workers:
-        for key, count in sorted(w.counters.get("reports", {}).items()):
-            if key.startswith("fallback:"):
-                name, label = "stockroom_reports_replica_fallbacks_total", {"reason": key[9:]}
-            else:
-                name, label = "stockroom_reports_total", {"database": key}
-            samples[name].append(f"{name}{_labels(**_worker(w), **label)} {count}")
-    for name, help_text in report_families.items():
-        family(name, "counter", help_text)
-        lines += samples[name]
-
-    if bouncer is not None:
-        lines += _bouncer_lines(bouncer)
-    return "\n".join(lines) + "\n"
-
-
-def _bouncer_lines(bouncer: dict) -> list[str]:
-    """PgBouncer's live pools (SHOW POOLS, SHOW STATS) for our database."""
-    up = "error" not in bouncer
-    lines = [
-        "# HELP stockroom_pgbouncer_up Whether PgBouncer's admin console answered.",
-        "# TYPE stockroom_pgbouncer_up gauge",
-        f"stockroom_pgbouncer_up {int(up)}",
-    ]
-    if not up:
-        return lines
-    database = {"database": bouncer["database"]}
-    for name, help_text, samples in (
-        (
+    def _bouncer(self):
+        up = "error" not in self.bouncer
+        yield GaugeMetricFamily(
+            "stockroom_pgbouncer_up", "Whether PgBouncer's admin console answered.", value=int(up)
+        )
+        if not up:
+            return
+        database = [self.bouncer["database"]]
+        clients = GaugeMetricFamily(
             "stockroom_pgbouncer_clients",
             "Client connections at PgBouncer: active, or waiting for a server connection.",
-            {"active": bouncer["clients_active"], "waiting": bouncer["clients_waiting"]},
-        ),
-        (
+            labels=["database", "state"],
+        )
+        clients.add_metric([*database, "active"], self.bouncer["clients_active"])
+        clients.add_metric([*database, "waiting"], self.bouncer["clients_waiting"])
+        yield clients
+        servers = GaugeMetricFamily(
             "stockroom_pgbouncer_servers",
             "PgBouncer's server connections: linked to a client, or idle.",
-            {"active": bouncer["servers_active"], "idle": bouncer["servers_idle"]},
-        ),
-    ):
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines += [
-            f"{name}{_labels(**database, state=state)} {value}" for state, value in samples.items()
-        ]
-    for name, help_text, value in (
-        (
-            "stockroom_pgbouncer_max_wait_seconds",
-            "How long the oldest waiting client has waited for a server connection.",
-            bouncer["max_wait_seconds"],
-        ),
-        (
-            "stockroom_pgbouncer_avg_wait_seconds",
-            "Average wait for a server connection per transaction (SHOW STATS).",
-            bouncer["avg_wait_seconds"],
-        ),
-    ):
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines.append(f"{name}{_labels(**database)} {value}")
-    return lines
+            labels=["database", "state"],
+        )
+        servers.add_metric([*database, "active"], self.bouncer["servers_active"])
+        servers.add_metric([*database, "idle"], self.bouncer["servers_idle"])
+        yield servers
+        for name, help_text, key in (
+            (
+                "stockroom_pgbouncer_max_wait_seconds",
+                "How long the oldest waiting client has waited for a server connection.",
+                "max_wait_seconds",
+            ),
+            (
+                "stockroom_pgbouncer_avg_wait_seconds",
+                "Average wait for a server connection per transaction (SHOW STATS).",
+                "avg_wait_seconds",
+            ),
+        ):
+            family = GaugeMetricFamily(name, help_text, labels=["database"])
+            family.add_metric(database, self.bouncer[key])
+            yield family
+
+
+def server_gauges() -> dict | None:
+    """Connections by state, deadlocks and the oldest transaction-ID age, read in one
+    short transaction; None (and no server series) when the server does not answer."""
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"),
+                {"ms": SERVER_GAUGE_TIMEOUT_MS},
+            )
+            row = conn.execute(query("app", "server_gauges.sql")).mappings().one()
+            conn.rollback()
+        return dict(row)
+    except SQLAlchemyError as error:
+        log.warning("/metrics without the server's gauges: %s", first_line(error))
+        return None
+
+
+def render(reports, server: dict | None = None, bouncer: dict | None = None) -> bytes:
+    """The exposition text for these reports (and the server's and bouncer's numbers)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeploymentCollector(reports, server, bouncer))
+    return generate_latest(registry)
 
 
 @bp.get("/metrics")
@@ -177,6 +215,5 @@ def metrics():
         )
     refresh_own_report(app)
     bouncer = live_bouncer_pools(app.config) if app.config["DB_POOLER"] == "pgbouncer" else None
-    return Response(
-        render(live_reports(db.session, app), bouncer), mimetype="text/plain; version=0.0.4"
-    )
+    body = render(live_reports(db.session, app), server_gauges(), bouncer)
+    return Response(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})

@@ -30,7 +30,11 @@ def register(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         # Believe X-Forwarded-Proto/For from this many proxies in front of us.
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to add WSGI middleware; mypy cannot see an instance
+        # attribute replacing the method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     @app.after_request
     def security_headers(response):

@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from datetime import UTC, datetime
 
 import click
@@ -21,9 +18,11 @@ from app.auth.admins import find_admin, set_admin_password
 from app.auth.models import AdminUser
 from app.catalog.models import Product
 from app.customers.models import Customer
+from app.db.transactions import run_in_transaction
 from app.extensions import db
+from app.gunicorn_process import GunicornProcess
 from app.orders.models import Order
-from app.paths import GUNICORN_CONF, INSTANCE_PATH, PROJECT_ROOT
+from app.paths import INSTANCE_PATH
 from app.seed.cli import DEMO_SIZES, run_seed
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
@@ -41,8 +40,9 @@ def demo_admin_login() -> str:
     """Create the demo admin on first run and say how to log in."""
     if not db.session.scalar(select(exists(select(AdminUser.id)))):
         password = secrets.token_urlsafe(12)
-        set_admin_password(db.session, DEMO_ADMIN_EMAIL, password)
-        db.session.commit()
+        run_in_transaction(
+            db.session, lambda session: set_admin_password(session, DEMO_ADMIN_EMAIL, password)
+        )
         # Development only: kept so later runs can print it again.
         fd = os.open(DEMO_ADMIN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -87,40 +87,29 @@ def serve() -> None:
         db.engine.dispose()
         sys.exit(_run_gunicorn(env, login))
     finally:
-        if started:
+        if started and server is not None:
             server.stop()
             click.echo("Embedded PostgreSQL stopped.")
 
 
-def _wait_until_serving(process: subprocess.Popen, url: str, timeout: float = 60) -> bool:
-    """Poll ``url`` until it answers; False if gunicorn exits or never answers."""
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
 def _run_gunicorn(env: dict, login: str) -> int:
-    host = env.get("BIND", "127.0.0.1")
-    port = env.get("PORT", "8000")
-    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"]
-    # Its own session: a terminal's Ctrl-C reaches only this process, which then
-    # stops gunicorn in order. (Ctrl-C delivered to every worker at once can catch
-    # one still booting, and gunicorn then exits "Worker failed to boot".)
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
+    gunicorn = GunicornProcess(
+        env, port=int(env.get("PORT", "8000")), bind=env.get("BIND", "127.0.0.1"), own_session=True
+    ).start()
+    process = gunicorn.process
+    assert process is not None  # start() set it
     # A service manager stops us with SIGTERM: pass it on for a graceful shutdown.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
-        if _wait_until_serving(process, f"http://{host}:{port}/healthz"):
-            click.echo(
-                f"\nStockroom is running at http://{host}:{port}/  "
-                f"(admin: /admin/, reports: /reports/, readiness: /readyz)\n"
-                f"Admin: {login}\nPress Ctrl-C to stop.\n"
-            )
+        try:
+            gunicorn.wait_ready(path="/healthz")
+        except RuntimeError:
+            return process.wait()
+        click.echo(
+            f"\nStockroom is running at {gunicorn.url}/  "
+            f"(admin: /admin/, reports: /reports/, API docs: /api/docs, readiness: /readyz)\n"
+            f"Admin: {login}\nPress Ctrl-C to stop.\n"
+        )
         return process.wait()
     except KeyboardInterrupt:
         click.echo("Stopping: in-flight requests finish first (Ctrl-C again to force).")

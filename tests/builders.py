@@ -46,3 +46,15 @@ def bearer(session, name: str = "tests") -> dict:
     _token, plain = issue_token(session, name)
     session.commit()
     return {"Authorization": f"Bearer {plain}"}
+
+
+def release_connections(app) -> None:
+    """Close every connection ``app`` still holds: its session's, and every engine's
+    pool (a connection left open is a ResourceWarning, which the tests treat as an
+    error)."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from api_client import ApiClient
 from browser_forms import add_admin, log_in
-from builders import bearer
+from builders import bearer, release_connections
 from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,8 +92,7 @@ def base_app(server_url):
     with app.app_context():
         flask_migrate.upgrade()
     yield app
-    with app.app_context():
-        db.engine.dispose()
+    release_connections(app)
 
 
 @pytest.fixture
@@ -108,8 +107,7 @@ def make_app(server_url):
 
     yield make
     for app in apps:
-        with app.app_context():
-            db.engine.dispose()
+        release_connections(app)
 
 
 @pytest.fixture

@@ -6,12 +6,9 @@ import http.cookiejar
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,16 +17,10 @@ from pathlib import Path
 import pytest
 
 from app.db.local_pgbouncer import PgBouncerError, pgbouncer_binary
-from app.paths import GUNICORN_CONF, PROJECT_ROOT
+from app.gunicorn_process import GunicornProcess
+from app.paths import PROJECT_ROOT
 
 FLASK = [sys.executable, "-m", "flask"]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict:
@@ -81,21 +72,6 @@ def get_json(url: str, timeout: float = 5) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    """Wait until ``url`` answers 200, failing early if ``process`` exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"process exited with {process.returncode}")
-        try:
-            if get_json(url, timeout=2)[0] == 200:
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
 class Browser:
     """A cookie-keeping HTTP client that logs in through the form, like a browser."""
 
@@ -119,52 +95,18 @@ class Browser:
             assert "/admin/" in response.url, "login failed"
 
 
-class Gunicorn:
-    """``gunicorn -c gunicorn.conf.py wsgi:app`` in the background."""
+class Gunicorn(GunicornProcess):
+    """gunicorn for a test: its output in ``log_path``, a failure to become ready an
+    assertion error."""
 
     def __init__(self, env: dict, log_path: Path) -> None:
-        self.port = free_port()
-        self.env = env | {"PORT": str(self.port), "BIND": "127.0.0.1"}
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Gunicorn:
-        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        return self
+        super().__init__(env, log=log_path)
 
     def wait_ready(self, timeout: float = 60, path: str = "/readyz") -> None:
-        wait_for(f"{self.url}{path}", self.process, timeout)
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
-
-    def __enter__(self) -> Gunicorn:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        try:
+            super().wait_ready(timeout, path)
+        except RuntimeError as error:
+            raise AssertionError(str(error)) from None
 
 
 def require_pgbouncer() -> None:

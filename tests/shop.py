@@ -15,6 +15,7 @@ from pathlib import Path
 
 import flask_migrate
 import psycopg
+from builders import release_connections
 from processes import Gunicorn, clean_env
 
 from app import create_app
@@ -61,10 +62,11 @@ class Shop:
             ]
             db.session.add_all([customer, *products])
             _token, self.token = issue_token(db.session, "faults")
-            db.session.commit()
+            db.session.flush()
             self.customer_id = customer.id
             self.product_ids = [p.id for p in products]
-            db.engine.dispose()
+            db.session.commit()
+        release_connections(app)
 
     def sql(self, statement: str, params=None):
         """Rows of one statement on a direct connection of its own."""

@@ -102,3 +102,53 @@ def test_odd_login_input_is_a_form_error_not_a_500(client, session, email):
     add_admin(session)
     response = log_in(client, email=email)
     assert response.status_code == 400
+
+
+def sent_to_login(client) -> bool:
+    response = client.get("/admin/")
+    return response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_new_password_ends_the_admins_other_sessions(app, session):
+    user = add_admin(session)
+    mine, elsewhere = app.test_client(), app.test_client()
+    for client in (mine, elsewhere):
+        assert log_in(client).status_code == 302
+    assert elsewhere.get("/admin/").status_code == 200
+    page = mine.get(f"/admin/adminuser/edit/?id={user.id}")
+    saved = mine.post(
+        f"/admin/adminuser/edit/?id={user.id}",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "email": user.email,
+            "password": "a brand new password",
+        },
+    )
+    assert saved.status_code == 302
+    # The stolen-laptop case: the other browser's session is over.
+    assert sent_to_login(elsewhere)
+    assert log_in(elsewhere, password=PASSWORD).status_code == 401  # the old one is refused
+    assert log_in(elsewhere, password="a brand new password").status_code == 302
+    assert elsewhere.get("/admin/").status_code == 200
+
+
+def test_deleting_an_admin_ends_their_session(app, session):
+    add_admin(session)
+    leaving_id = add_admin(session, email="leaving@example.com").id
+    theirs, mine = app.test_client(), app.test_client()
+    assert log_in(theirs, email="leaving@example.com").status_code == 302
+    assert log_in(mine).status_code == 302
+    page = mine.get("/admin/adminuser/")
+    deleted = mine.post(
+        "/admin/adminuser/delete/",
+        data={
+            "id": str(leaving_id),
+            "url": "/admin/adminuser/",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert deleted.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(AdminUser).where(AdminUser.id == leaving_id)) is None
+    assert sent_to_login(theirs)
+    assert mine.get("/admin/").status_code == 200

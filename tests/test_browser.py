@@ -142,3 +142,26 @@ def test_admin_works_under_the_content_security_policy(chromium, site, committed
     assert violations == []
     with committed.sessions() as session:
         assert all(session.get(Product, pid).deleted_at is not None for pid in doomed)
+
+
+def test_api_docs_render_locally_under_the_content_security_policy(chromium, site):
+    page = chromium.new_context(base_url=site.url).new_page()
+    violations, outside = [], []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    # Every asset comes from this site: no CDN.
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith(site.url) else outside.append(request.url),
+    )
+    page.goto("/api/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=15000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/orders" in path for path in paths), paths
+    page.click("text=Place an order")
+    page.wait_for_selector("text=Idempotency-Key")
+    assert violations == [] and outside == []

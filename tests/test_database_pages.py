@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import threading
 import time
 
@@ -12,7 +13,7 @@ from browser_forms import add_admin, log_in
 from builders import add_product
 from sqlalchemy import text
 
-from app.db.instrumentation import NPlusOneDetected
+from app.db.request_accounting import NPlusOneDetected
 from app.extensions import db
 from app.paths import MIGRATIONS_DIR
 
@@ -90,10 +91,11 @@ def test_slow_statements_are_captured_and_explained(probe_app, committed):
     assert "slow" in page.text  # the endpoint that ran it
     assert "tests/test_database_pages.py" in page.text  # and where in the code
 
-    from app.db.instrumentation import stats
+    from app.db.statements import slow_statements
 
-    select_entry = next(e for e in stats.slow.values() if e.sql.startswith("SELECT count(*)"))
-    update_entry = next(e for e in stats.slow.values() if e.sql.startswith("UPDATE products"))
+    entries = slow_statements.entries.values()
+    select_entry = next(e for e in entries if e.sql.startswith("SELECT count(*)"))
+    update_entry = next(e for e in entries if e.sql.startswith("UPDATE products"))
 
     plain = client.get(f"/admin/db/queries/explain/{select_entry.fingerprint}")
     assert plain.status_code == 200
@@ -199,6 +201,25 @@ def test_activity_page_shows_who_blocks_whom(probe_app, committed):
     assert "idle in transaction" in waits
 
 
+def scrape(client) -> dict:
+    """/metrics parsed by prometheus_client's own parser: {family name: family}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    return {family.name: family for family in text_string_to_metric_families(response.text)}
+
+
+def samples(family, name_suffix: str = "", **labels) -> list:
+    return [
+        s
+        for s in family.samples
+        if s.name == family.name + name_suffix
+        and all(s.labels.get(key) == value for key, value in labels.items())
+    ]
+
+
 def test_metrics_cover_pool_queries_requests_and_orders(api, session, client):
     from builders import add_customer
 
@@ -208,22 +229,49 @@ def test_metrics_cover_pool_queries_requests_and_orders(api, session, client):
         "/api/orders",
         json={"customer_id": customer.id, "lines": [{"product_id": product.id, "quantity": 1}]},
     )
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.content_type.startswith("text/plain")
-    body = response.text
-    for family in (
+    api.get("/api/nothing-here")
+    families = scrape(client)
+    me = {"pid": str(os.getpid())}
+    for name in (
         "stockroom_pool_size",
         "stockroom_pool_checked_out",
-        "stockroom_pool_waits_total",
-        "stockroom_pool_timeouts_total",
-        "stockroom_db_query_duration_seconds_bucket",
-        "stockroom_http_requests_total",
-        "stockroom_orders_total",
+        "stockroom_pool_leaked_connections",
+        "stockroom_pool_acquire_wait_seconds",
+        "stockroom_pool_timeouts",
+        "stockroom_db_query_duration_seconds",
+        "stockroom_n_plus_one",
+        "stockroom_db_connections",
+        "stockroom_db_deadlocks",
+        "stockroom_db_oldest_xid_age",
     ):
-        assert f"# TYPE {family.removesuffix('_bucket')}" in body
-    assert 'le="+Inf"' in body
-    assert 'outcome="placed"' in body
+        assert name in families, name
+    assert families["stockroom_orders"].type == "counter"
+    (placed,) = samples(families["stockroom_orders"], "_total", outcome="placed", **me)
+    assert placed.value >= 1
+    requests = families["stockroom_http_request_duration_seconds"]
+    assert requests.type == "histogram"
+    (count,) = samples(
+        requests, "_count", method="POST", endpoint="api.orders.orders_create", status="2xx", **me
+    )
+    assert count.value >= 1
+    # Endpoint labels are Flask endpoint names, never raw paths (a 404 has none).
+    endpoints = {s.labels["endpoint"] for s in requests.samples}
+    assert "(unmatched)" in endpoints and not any(e.startswith("/") for e in endpoints)
+    assert samples(families["stockroom_db_connections"], state="active")
+    assert samples(families["stockroom_db_oldest_xid_age"])[0].value > 0
+
+
+def test_metrics_count_n_plus_one_incidents_by_endpoint(probe_app):
+    probe_app.config["N_PLUS_ONE_RAISE"] = False
+    client = probe_app.test_client()
+    before = scrape(client)["stockroom_n_plus_one"]
+    assert client.get("/_probe/n-plus-one").status_code == 200
+    after = scrape(client)["stockroom_n_plus_one"]
+
+    def total(family):
+        return sum(s.value for s in samples(family, "_total", endpoint="n_plus_one"))
+
+    assert total(after) == total(before) + 1
 
 
 def test_metrics_can_require_a_token(make_app):
@@ -239,7 +287,11 @@ def test_metrics_can_require_a_token(make_app):
 def test_pool_counts_waits_and_timeouts(make_app):
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from app.db.instrumentation import InstrumentedQueuePool, stats
+    from app.db.pool_tracking import ACQUIRE_WAIT, TIMEOUTS, InstrumentedQueuePool
+
+    def totals():
+        waits, seconds = ACQUIRE_WAIT.totals()
+        return waits, seconds, sum(count for *_labels, count in TIMEOUTS.snapshot())
 
     app = make_app(
         SQLALCHEMY_ENGINE_OPTIONS={
@@ -249,7 +301,7 @@ def test_pool_counts_waits_and_timeouts(make_app):
             "pool_timeout": 1,
         }
     )
-    before = (stats.pool_waits, stats.pool_wait_seconds, stats.pool_timeouts)
+    before = totals()
 
     def hold(seconds, ready):
         with app.app_context(), db.engine.connect():
@@ -268,6 +320,7 @@ def test_pool_counts_waits_and_timeouts(make_app):
             else:
                 db.engine.connect().close()
         holder.join()
-    assert stats.pool_waits - before[0] == 2
-    assert stats.pool_wait_seconds - before[1] >= 1.2  # ~0.3 s waited + 1 s timed out
-    assert stats.pool_timeouts - before[2] == 1
+    waits, seconds, timeouts = totals()
+    assert waits - before[0] == 2
+    assert seconds - before[1] >= 1.2  # ~0.3 s waited + 1 s timed out
+    assert timeouts - before[2] == 1

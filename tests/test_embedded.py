@@ -10,9 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from processes import FLASK, clean_env, flask, free_port, get_json, require_pgbouncer
+from processes import FLASK, clean_env, flask, get_json, require_pgbouncer
 
 from app.db.embedded import EmbeddedPostgres
+from app.gunicorn_process import free_port
 from app.paths import PROJECT_ROOT
 
 

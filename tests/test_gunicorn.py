@@ -1,6 +1,8 @@
 """Real gunicorn: the master sizes every worker's pool, and the pools stay in budget."""
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +23,20 @@ CONNECTIONS_BY_WORKER = text(r"""
     WHERE application_name LIKE 'stockroom:web:%' AND datname = current_database()
     GROUP BY 1
 """)
+
+
+def check_with_promtool(exposition: str) -> None:
+    """``promtool check metrics`` (Debian's prometheus package) finds nothing to say;
+    skipped without promtool unless REQUIRE_PROMTOOL is set (.ci/run sets it)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("REQUIRE_PROMTOOL"):
+            pytest.fail("REQUIRE_PROMTOOL is set but promtool is not installed")
+        return
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
 def booted_workers(log: str) -> set[int]:
@@ -159,3 +175,4 @@ def test_pool_page_and_metrics_show_every_worker(base_app, committed, server_url
         assert {
             int(p) for p in re.findall(r'stockroom_pool_size\{[^}]*pid="(\d+)"\}', metrics)
         } == workers
+        check_with_promtool(metrics)

@@ -18,6 +18,7 @@ from pathlib import Path
 import flask_migrate
 import psycopg
 import pytest
+from builders import release_connections
 from processes import Gunicorn, clean_env, flask
 
 from app import create_app
@@ -64,7 +65,7 @@ def legacy_shop():
         flask_migrate.upgrade(revision=COLUMN_ADDED)
         _token, token = issue_token(db.session, "load")
         db.session.commit()
-        db.engine.dispose()
+    release_connections(app)
     try:
         yield url, token
     finally:

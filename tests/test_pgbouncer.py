@@ -25,7 +25,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from browser_forms import PASSWORD
-from processes import Browser, Gunicorn, clean_env, flask, free_port, get_json, require_pgbouncer
+from builders import release_connections
+from processes import Browser, Gunicorn, clean_env, flask, get_json, require_pgbouncer
 from shop import RetryingClients, Shop, post_order, start_gunicorn
 from sqlalchemy import text
 
@@ -33,6 +34,7 @@ from app import create_app
 from app.config import sqlalchemy_url
 from app.db.local_pgbouncer import LocalPgBouncer
 from app.extensions import db
+from app.gunicorn_process import free_port
 from app.reports.runner import in_report_transaction
 
 pytestmark = [pytest.mark.pgbouncer, pytest.mark.scaleout]
@@ -304,7 +306,7 @@ def test_no_setting_outlives_its_transaction(pooled):
         report_work_mem = in_report_transaction(
             lambda conn: conn.execute(text("SHOW work_mem")).scalar()
         )[0]
-        db.engine.dispose()
+    release_connections(app)
     assert inside[:4] == ("1234ms", "567ms", "1min", "1s")
     assert after_executemany[:4] == inside[:4]
     assert prepared == 0

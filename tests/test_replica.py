@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from browser_forms import add_admin, log_in
+from builders import release_connections
 from shop import Shop
 
 from app import create_app
@@ -96,9 +97,7 @@ def reports(replicated):
     client = app.test_client()
     assert log_in(client, email=email).status_code == 302
     yield client
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    release_connections(app)
 
 
 def source(page) -> tuple[str, str]:

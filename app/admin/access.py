@@ -10,7 +10,7 @@ from sqlalchemy import func, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.admin.security import EMAIL_FIELD_ARGS, SecureModelView, integer_ids
+from app.admin.security import SecureModelView, email_field_args, integer_ids
 from app.api.models import ApiToken
 from app.api.tokens import issue_token
 from app.auth.admins import (
@@ -19,6 +19,7 @@ from app.auth.admins import (
     find_admin,
     set_admin_password,
 )
+from app.auth.models import EMAIL_MAX, EMAIL_MIN
 from app.db.transactions import run_in_transaction
 from app.extensions import db
 
@@ -77,7 +78,7 @@ class AdminUserView(SecureModelView):
     column_default_sort = ("id", False)
     form_columns = ("email",)
     form_overrides = {"email": StringField}
-    form_args = {"email": EMAIL_FIELD_ARGS}
+    form_args = {"email": email_field_args(EMAIL_MIN, EMAIL_MAX)}
 
     def scaffold_form(self):
         form_class = super().scaffold_form()

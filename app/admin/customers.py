@@ -5,8 +5,8 @@ from __future__ import annotations
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from app.admin.security import EMAIL_FIELD_ARGS, SecureModelView
-from app.customers.models import REGIONS
+from app.admin.security import SecureModelView, email_field_args
+from app.customers.models import EMAIL_MAX, EMAIL_MIN, REGIONS
 
 
 class CustomerView(SecureModelView):
@@ -21,7 +21,7 @@ class CustomerView(SecureModelView):
     form_columns = ("email", "name", "region")
     form_overrides = {"email": StringField, "name": StringField, "region": SelectField}
     form_args = {
-        "email": EMAIL_FIELD_ARGS,
+        "email": email_field_args(EMAIL_MIN, EMAIL_MAX),
         "name": {"validators": [InputRequired(), Length(1, 200)]},
         "region": {"choices": [SelectChoice(r) for r in REGIONS]},
     }

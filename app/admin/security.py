@@ -18,15 +18,18 @@ from app.auth.admins import EMAIL_PATTERN
 from app.extensions import db
 from app.numbers import MAX_BIGINT, parse_integer
 
-# Email form fields: trimmed, lower-cased (as stored), and shaped like an address.
-EMAIL_FIELD_ARGS = {
-    "validators": [
-        InputRequired(),
-        Length(3, 320),
-        Regexp(EMAIL_PATTERN, message="Not an email address."),
-    ],
-    "filters": [lambda value: value.strip().lower() if value else value],
-}
+
+def email_field_args(minimum: int, maximum: int) -> dict:
+    """Email form fields: trimmed, lower-cased (as stored), shaped like an address,
+    within the column's limits."""
+    return {
+        "validators": [
+            InputRequired(),
+            Length(minimum, maximum),
+            Regexp(EMAIL_PATTERN, message="Not an email address."),
+        ],
+        "filters": [lambda value: value.strip().lower() if value else value],
+    }
 
 
 class CsrfForm(BaseForm, FlaskForm):

@@ -22,10 +22,8 @@ def api_token() -> None:
 def create(name: str) -> None:
     """Create a token and print it; it cannot be shown again."""
     try:
-        token, plain = issue_token(db.session, name)
-        db.session.commit()
+        token, plain = run_in_transaction(db.session, lambda session: issue_token(session, name))
     except ValueError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
     click.echo(
         f"API token {token.name!r} (id {token.id}); store it now, it is not shown again:", err=True

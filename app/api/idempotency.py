@@ -15,30 +15,67 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from flask import Response, request
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from app.api.models import IdempotencyRecord
+from app.api.operations import HeaderParameter
 from app.api.validation import ValidationFailed
 from app.db.sql import query
+from app.db.transactions import DbSession
+from app.errors import ProblemError
 
 HEADER = "Idempotency-Key"
 # Visible ASCII only: keys end up in logs and error messages.
-KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 
-def key_from_request() -> str | None:
+class KeyReused(ProblemError):
+    """This Idempotency-Key was used for a different request: use a new key."""
+
+    status, problem_type, title = 422, "idempotency-key-reused", "Idempotency-Key reused"
+
+    def problem_detail(self) -> str:
+        return "This Idempotency-Key was used for a different request; use a new key."
+
+
+class KeyInProgress(ProblemError):
+    """A request with this Idempotency-Key is still running; retry after Retry-After."""
+
+    status, problem_type, title, retry_after = (
+        409,
+        "idempotency-in-progress",
+        "Request in progress",
+        True,
+    )
+
+    def problem_detail(self) -> str:
+        return "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+def parse_key(key: str | None) -> str | None:
     """The request's Idempotency-Key, None without one, 422 if malformed."""
-    key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not KEY_PATTERN.match(key):
+    if not re.fullmatch(KEY_PATTERN, key):
         raise ValidationFailed(
             [{"field": HEADER, "message": "must be 1 to 255 visible ASCII characters"}]
         )
     return key
+
+
+IDEMPOTENCY_KEY = HeaderParameter(
+    HEADER,
+    "idempotency_key",
+    {"type": "string", "pattern": KEY_PATTERN},
+    "Same key and same body: the first response is replayed (`Idempotent-Replayed: "
+    "true`) and nothing is created twice. The same key with another body is 422; while "
+    "the first request runs, 409. Keys are per token and expire.",
+    parse_key,
+    statuses={422: "Idempotency-Key is not 1 to 255 visible ASCII characters."},
+)
 
 
 def fingerprint(payload: dict) -> str:
@@ -54,7 +91,7 @@ class Claim:
     """The outcome of claiming a key (plain values: usable after the commit)."""
 
     outcome: str  # "claimed", "replay", "mismatch" or "in-progress"
-    record_id: int | None = None
+    record_id: int
     status: int | None = None
     headers: dict | None = None
     body: dict | None = None
@@ -67,7 +104,7 @@ class Claim:
 
 
 def claim(
-    session: Session,
+    session: DbSession,
     *,
     token_id: int,
     key: str,
@@ -93,6 +130,9 @@ def claim(
             IdempotencyRecord.token_id == token_id, IdempotencyRecord.key == key
         )
     )
+    # ON CONFLICT DO UPDATE locked the conflicting row even though its WHERE declined
+    # the update, so no other transaction can have removed it since.
+    assert record is not None
     if record.request_fingerprint != fingerprint:
         return Claim("mismatch", record_id=record.id)
     if record.state == "completed":
@@ -106,7 +146,7 @@ def claim(
     return Claim("in-progress", record_id=record.id)
 
 
-def complete(session: Session, record_id: int, response: Response) -> None:
+def complete(session: DbSession, record_id: int, response: Response) -> None:
     """Store the response to replay for this key (in the caller's transaction)."""
     session.execute(
         update(IdempotencyRecord)
@@ -125,7 +165,7 @@ def complete(session: Session, record_id: int, response: Response) -> None:
     )
 
 
-def release(session: Session, record_id: int) -> None:
+def release(session: DbSession, record_id: int) -> None:
     """Forget a claim whose request failed in a way worth retrying."""
     session.execute(
         delete(IdempotencyRecord).where(
@@ -134,8 +174,10 @@ def release(session: Session, record_id: int) -> None:
     )
 
 
-def purge_expired(session: Session, batch_size: int) -> int:
+def purge_expired(session: DbSession, batch_size: int) -> int:
     """Delete one batch of expired records; returns how many."""
-    return session.execute(
+    # A DELETE's result is a CursorResult, which counts the rows.
+    result = session.execute(
         query("app.api", "purge_idempotency_records.sql"), {"batch_size": batch_size}
-    ).rowcount
+    )
+    return cast(CursorResult, result).rowcount

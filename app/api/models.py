@@ -18,10 +18,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.columns import BigIntPk, CreatedAt
-from app.extensions import db
+from app.extensions import Model
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for client software; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
@@ -40,7 +40,7 @@ class ApiToken(db.Model):
         return f"<ApiToken {self.name!r} {self.prefix}>"
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     """The outcome of a request made with an ``Idempotency-Key``, kept to replay it."""
 
     __tablename__ = "idempotency_records"

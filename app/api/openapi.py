@@ -1,358 +1,170 @@
-"""OpenAPI 3.1 description of /api, served at /api/openapi.json.
+"""The OpenAPI 3.1 document of /api, generated from the route table.
 
-Tests validate the real responses of every route against these schemas, so the
-document cannot drift from what the API does.
+Every API view carries its :class:`~app.api.operations.Operation` (input models,
+headers, answers, errors); the models carry their JSON Schemas. Nothing here
+repeats a limit or a status: paths come from Flask's URL map, schemas from
+pydantic, statuses from the operations and the error classes they name.
 """
 
 from __future__ import annotations
 
+import re
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from app.api.operations import Operation
+from app.api.problems import Problem
+from app.numbers import MAX_BIGINT
 
-def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
-    response = {"description": description, "content": {"application/json": {"schema": schema}}}
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def _problem(description: str, headers: dict | None = None) -> dict:
-    response = {
-        "description": description,
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}}
-ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The version, e.g. "3".'}}
-COMMON_ERRORS = {
-    "401": _problem("Missing, unknown or revoked API token."),
-    "503": _problem("Database unavailable or no connection free in time.", RETRY_AFTER),
+REF = "#/components/schemas/{model}"
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
 }
-ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
-PAGE_PARAMETERS = [
-    {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "schema": {"type": "string"},
-        "description": "The `next` value of the previous page.",
-    },
-]
-
-SCHEMAS = {
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "message"],
-                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-            "product_id": {"type": "integer"},
-            "product_ids": {"type": "array", "items": {"type": "integer"}},
-            "customer_id": {"type": "integer"},
-            "requested": {"type": "integer"},
-            "available": {"type": "integer"},
-            "shortages": {"type": "array", "items": {"type": "object"}},
-            "current_version": {"type": "integer"},
-        },
-    },
-    "Product": {
-        "type": "object",
-        "required": ["id", "sku", "name", "price_cents", "stock", "version"],
-        "properties": {
-            "id": ID,
-            "sku": {"type": "string"},
-            "name": {"type": "string"},
-            "price_cents": {"type": "integer", "minimum": 0},
-            "stock": {"type": "integer", "minimum": 0},
-            "version": {"type": "integer"},
-            "description": {"type": "string"},
-        },
-        "additionalProperties": False,
-    },
-    "ProductChanges": {
-        "type": "object",
-        "minProperties": 1,
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "price_cents": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-            "stock": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-            "description": {"type": "string", "maxLength": 10_000},
-        },
-        "additionalProperties": False,
-    },
-    "Restock": {
-        "type": "object",
-        "required": ["quantity"],
-        "properties": {"quantity": {"type": "integer", "minimum": 1, "maximum": 1_000_000}},
-        "additionalProperties": False,
-    },
-    "StockLevel": {
-        "type": "object",
-        "required": ["id", "stock", "version"],
-        "properties": {"id": ID, "stock": {"type": "integer"}, "version": {"type": "integer"}},
-        "additionalProperties": False,
-    },
-    "Customer": {
-        "type": "object",
-        "required": ["id", "public_id", "email", "name", "region"],
-        "properties": {
-            "id": ID,
-            "public_id": {"type": "string", "format": "uuid"},
-            "email": {"type": "string"},
-            "name": {"type": "string"},
-            "region": {"type": "string"},
-        },
-        "additionalProperties": False,
-    },
-    "NewOrder": {
-        "type": "object",
-        "required": ["customer_id", "lines"],
-        "properties": {
-            "customer_id": ID,
-            "locking": {"enum": ["pessimistic", "optimistic"]},
-            "lines": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 100,
-                "items": {
-                    "type": "object",
-                    "required": ["product_id", "quantity"],
-                    "properties": {
-                        "product_id": ID,
-                        "quantity": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-                    },
-                    "additionalProperties": False,
-                },
-                "description": "Each product at most once (repeats are refused, not merged).",
-            },
-        },
-        "additionalProperties": False,
-    },
-    "Order": {
-        "type": "object",
-        "required": [
-            "public_id",
-            "customer_id",
-            "status",
-            "total_cents",
-            "placed_at",
-            "cancelled_at",
-            "lines",
-        ],
-        "properties": {
-            "public_id": {"type": "string", "format": "uuid"},
-            "customer_id": ID,
-            "status": {"enum": ["placed", "cancelled"]},
-            "total_cents": {"type": "integer", "minimum": 0},
-            "placed_at": {"type": "string", "format": "date-time"},
-            "cancelled_at": {"type": ["string", "null"], "format": "date-time"},
-            "lines": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["product_id", "quantity", "unit_price_cents"],
-                    "properties": {
-                        "product_id": ID,
-                        "quantity": {"type": "integer", "minimum": 1},
-                        "unit_price_cents": {"type": "integer", "minimum": 0},
-                    },
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "additionalProperties": False,
-    },
-}
+# Path parameters by the converter of their URL rule.
+CONVERTER_SCHEMAS = {"IdConverter": {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT}}
 
 
-def _page_of(name: str) -> dict:
-    return {
-        "type": "object",
-        "required": ["items", "next"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(name)},
-            "next": {"type": ["string", "null"]},
-        },
-        "additionalProperties": False,
-    }
-
-
-def _body(name: str) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
-
-
-PRODUCT_ID = {"name": "product_id", "in": "path", "required": True, "schema": ID}
-PUBLIC_ID = {
-    "name": "public_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
-
-PATHS = {
-    "/api/customers": {
-        "get": {
-            "summary": "List customers (keyset pagination); ?email= finds one",
-            "parameters": [
-                *PAGE_PARAMETERS,
-                {"name": "email", "in": "query", "schema": {"type": "string"}},
-            ],
-            "responses": {
-                "200": _json(_page_of("Customer"), "A page of customers."),
-                "422": _problem("Bad limit, cursor or email."),
-                **COMMON_ERRORS,
-            },
+def api_operations(app: Flask) -> list[tuple[str, str, str, dict, Operation]]:
+    """(OpenAPI path, method, operationId, path parameter schemas, operation) of every
+    declared API view."""
+    found = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        declared = getattr(app.view_functions.get(rule.endpoint), "operation", None)
+        if declared is None:
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        path_schemas = {
+            name: declared.path_parameters.get(name)
+            or CONVERTER_SCHEMAS.get(type(converter).__name__, {"type": "string"})
+            for name, converter in rule._converters.items()
         }
-    },
-    "/api/products": {
-        "get": {
-            "summary": "List products (keyset pagination)",
-            "parameters": PAGE_PARAMETERS,
-            "responses": {
-                "200": _json(_page_of("Product"), "A page of products."),
-                "422": _problem("Bad limit or cursor."),
-                **COMMON_ERRORS,
-            },
-        }
-    },
-    "/api/products/{product_id}": {
-        "parameters": [PRODUCT_ID],
-        "get": {
-            "summary": "One product; its version is the ETag",
-            "responses": {
-                "200": _json(_ref("Product"), "The product.", ETAG),
-                "404": _problem("No such product."),
-                **COMMON_ERRORS,
-            },
-        },
-        "patch": {
-            "summary": "Change a product; If-Match with the ETag is required",
-            "parameters": [
-                {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
-            ],
-            "requestBody": _body("ProductChanges"),
-            "responses": {
-                "200": _json(_ref("Product"), "The changed product.", ETAG),
-                "400": _problem("Malformed If-Match or JSON."),
-                "404": _problem("No such product."),
-                "412": _problem("The product changed since that version.", ETAG),
-                "415": _problem("The body is not JSON."),
-                "422": _problem("Invalid fields."),
-                "428": _problem("If-Match is missing."),
-                **COMMON_ERRORS,
-            },
-        },
-    },
-    "/api/products/{product_id}/restock": {
-        "parameters": [PRODUCT_ID],
-        "post": {
-            "summary": "Add units to stock (atomic increment)",
-            "requestBody": _body("Restock"),
-            "responses": {
-                "200": _json(_ref("StockLevel"), "The new stock level.", ETAG),
-                "404": _problem("No such product."),
-                "422": _problem("Invalid quantity, or stock would overflow."),
-                **COMMON_ERRORS,
-            },
-        },
-    },
-    "/api/orders": {
-        "post": {
-            "summary": "Place an order",
-            "parameters": [
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "schema": {"type": "string", "maxLength": 255},
-                    "description": "Same key and body: the first response is "
-                    "replayed and no second order is created.",
-                }
-            ],
-            "requestBody": _body("NewOrder"),
-            "responses": {
-                "201": _json(
-                    _ref("Order"), "Placed.", {"Location": {"schema": {"type": "string"}}}
-                ),
-                "400": _problem("Malformed JSON."),
-                "404": _problem("Unknown customer or product."),
-                "409": _problem(
-                    "insufficient-stock (which product, requested, available), "
-                    "conflict (retry after Retry-After), or a request with the "
-                    "same Idempotency-Key still running.",
-                    RETRY_AFTER,
-                ),
-                "413": _problem("Body too large."),
-                "415": _problem("The body is not JSON."),
-                "422": _problem(
-                    "Invalid fields, or an Idempotency-Key reused for a different body."
-                ),
-                **COMMON_ERRORS,
-            },
-        }
-    },
-    "/api/orders/{public_id}": {
-        "parameters": [PUBLIC_ID],
-        "get": {
-            "summary": "One order with its lines",
-            "responses": {
-                "200": _json(_ref("Order"), "The order."),
-                "404": _problem("No such order."),
-                **COMMON_ERRORS,
-            },
-        },
-    },
-    "/api/orders/{public_id}/cancel": {
-        "parameters": [PUBLIC_ID],
-        "post": {
-            "summary": "Cancel an order; restores stock exactly once, repeating is harmless",
-            "responses": {
-                "200": _json(_ref("Order"), "The cancelled order."),
-                "404": _problem("No such order."),
-                "409": _problem("Conflict; retry after Retry-After.", RETRY_AFTER),
-                **COMMON_ERRORS,
-            },
-        },
-    },
-}
+        assert rule.methods is not None  # Flask's add_url_rule always sets them
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            operation_id = rule.endpoint.rsplit(".", 1)[-1]
+            found.append((path, method.lower(), operation_id, path_schemas, declared))
+    return found
 
-SPEC = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "Stockroom API",
-        "version": "1.0.0",
-        "description": "Errors are RFC 9457 problem+json.",
-    },
-    "servers": [{"url": "/"}],
-    "security": [{"bearer": []}],
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "securitySchemes": {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "flask api-token create NAME",
+
+def _parameters(path_schemas: dict, declared: Operation) -> list:
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in path_schemas.items()
+    ]
+    if declared.query is not None:
+        model_schema = declared.query.model_json_schema(ref_template=REF)
+        required = set(model_schema.get("required", ()))
+        for name, schema in model_schema["properties"].items():
+            schema = {k: v for k, v in schema.items() if k != "title"}
+            if schema.get("default", 0) is None:
+                del schema["default"]
+            parameter = {"name": name, "in": "query", "required": name in required}
+            if description := schema.pop("description", None):
+                parameter["description"] = description
+            parameters.append(parameter | {"schema": schema})
+    for header in declared.headers:
+        parameters.append(
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "description": header.description,
+                "schema": header.schema,
             }
+        )
+    return parameters
+
+
+def _problem_response(whys: list[str], retry: bool = False) -> dict:
+    response = {
+        "description": " ".join(sorted(set(whys))),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
+    }
+    if retry:
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    return response
+
+
+def build_spec(app: Flask) -> dict:
+    """The OpenAPI document for ``app``'s API views."""
+    operations = api_operations(app)
+    models: set[tuple[type[BaseModel], JsonSchemaMode]] = {(Problem, "serialization")}
+    for *_ignored, declared in operations:
+        models.add((declared.ok.model, "serialization"))
+        if declared.body is not None:
+            models.add((declared.body, "validation"))
+    refs, definitions = models_json_schema(
+        sorted(models, key=lambda pair: (pair[0].__name__, pair[1])), ref_template=REF
+    )
+    paths: dict = {}
+    for path, method, operation_id, path_schemas, declared in operations:
+        answer = declared.ok
+        ok = {
+            "description": answer.description,
+            "content": {"application/json": {"schema": refs[(answer.model, "serialization")]}},
+        }
+        if answer.headers:
+            ok["headers"] = {
+                h.name: {"description": h.description, "schema": h.schema} for h in answer.headers
+            }
+        if answer.links:
+            ok["links"] = answer.links
+        responses = {str(answer.status): ok}
+        retrying = {409, 503}
+        for status, whys in sorted(declared.error_statuses().items()):
+            response = _problem_response(whys, retry=status in retrying)
+            if status == 412:
+                response["headers"] = {
+                    "ETag": {"description": "The current version.", "schema": {"type": "string"}}
+                }
+            responses[str(status)] = response
+        entry = {
+            "operationId": operation_id,
+            "summary": declared.summary,
+            "parameters": _parameters(path_schemas, declared),
+            "responses": responses,
+        }
+        if declared.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(declared.body, "validation")]}},
+            }
+        if declared.public:
+            entry["security"] = []
+        paths.setdefault(path, {})[method] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Stockroom API",
+            "version": "1.0.0",
+            "description": (
+                "Errors are RFC 9457 problem+json (`application/problem+json`). Numbers in "
+                "bodies are JSON Schema integers (`207.0` is 207); in query strings and "
+                "headers, ASCII digits."
+            ),
         },
-    },
-}
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": definitions.get("$defs", {}),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `flask api-token create NAME`.",
+                }
+            },
+        },
+    }
+
+
+def spec(app: Flask) -> dict:
+    """The document, built once per app."""
+    document = app.extensions.get("stockroom.openapi")
+    if document is None:
+        document = app.extensions["stockroom.openapi"] = build_spec(app)
+    return document

@@ -1,53 +1,70 @@
-"""Keyset pagination: ``?limit=`` and an opaque ``?cursor=`` taken from ``next``.
+"""Keyset pagination: ``?limit=`` and ``?cursor=`` taken from ``next``.
 
-A cursor names the last id seen, so a page is an index range scan however deep
-the client goes (no OFFSET), and rows inserted meanwhile are neither skipped nor
-repeated.
+A cursor is the last id the previous page listed, so a page is an index range scan
+however deep the client goes (no OFFSET), and rows inserted meanwhile are neither
+skipped nor repeated. Its format is stated in the OpenAPI document (ASCII digits):
+any cursor of that form is valid, one beyond the last id simply gives an empty page.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any
 
-from flask import request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from app.api.validation import ValidationFailed, query_integer
-from app.numbers import MAX_BIGINT, parse_integer
+from app.api.fields import QueryInteger
+from app.numbers import MAX_BIGINT, IntegerOutOfRange, parse_integer
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+CURSOR_PATTERN = r"^[0-9]{1,19}$"
 
 
 def encode_cursor(last_id: int) -> str:
     """The cursor for the page after ``last_id``."""
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+    return str(last_id)
 
 
-def decode_cursor(cursor: str) -> int:
-    """The last id a cursor names, or 422."""
+def decode_cursor(cursor: Any) -> int:
+    """The last id a cursor names (ids beyond bigint: the largest, an empty page)."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        kind, _, value = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
-        last_id = parse_integer(value)
-        if kind != "id" or not 0 <= last_id <= MAX_BIGINT:
-            raise ValueError(cursor)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise ValidationFailed(
-            [{"field": "cursor", "message": "is not a cursor this API returned"}]
+        if not isinstance(cursor, str) or len(cursor) > 19:
+            raise IntegerOutOfRange(cursor)
+        last_id = parse_integer(cursor)
+    except ValueError:
+        raise PydanticCustomError(
+            "cursor", "is not a cursor: the `next` of a page (1 to 19 ASCII digits)"
         ) from None
-    return last_id
+    if last_id < 0:
+        raise PydanticCustomError("cursor", "is not a cursor: the `next` of a page")
+    return min(last_id, MAX_BIGINT)
 
 
-def page_request() -> tuple[int, int]:
-    """(after_id, limit) from the query string."""
-    limit = query_integer("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-    cursor = request.args.get("cursor")
-    return (decode_cursor(cursor) if cursor else 0), limit
+Cursor = Annotated[
+    int | None,
+    BeforeValidator(decode_cursor),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": CURSOR_PATTERN,
+            "description": "The `next` of the previous page: the last id it listed.",
+        }
+    ),
+]
 
 
-def page(rows: Sequence, limit: int, render: Callable) -> dict:
+class PageQuery(BaseModel):
+    """``?limit=&cursor=``; other query keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
+
+    limit: QueryInteger(1, MAX_LIMIT, description="Rows per page.") = DEFAULT_LIMIT  # type: ignore[valid-type]
+    cursor: Cursor = None
+
+
+def page(rows: Sequence, limit: int, render) -> dict:
     """``{items, next}`` from up to ``limit + 1`` rows (the extra one says there is more)."""
     shown = rows[:limit]
     more = len(rows) > limit

@@ -1,113 +1,41 @@
-"""Domain errors as RFC 9457 problem+json responses, one place for all of them."""
+"""The problem+json body (RFC 9457) every API error answers with, as a model: the
+OpenAPI document's schema for it. The responses themselves are made by
+:class:`app.errors.ProblemError` and the app's error handlers."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from flask import Flask, Response
-
-from app.api.validation import ValidationFailed
-from app.catalog.service import ProductNotFound, StaleVersion, StockLimitExceeded
-from app.db.transactions import ConflictPersists, LockWaitTimeout
-from app.errors import RETRY_AFTER_SECONDS, problem
-from app.orders.service import (
-    InsufficientStock,
-    OrderNotFound,
-    UnknownCustomer,
-    UnknownProducts,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 
-def problem_for(error: Exception) -> Response:
-    """The problem+json response for a domain error."""
-    match error:
-        case ValidationFailed():
-            return problem(
-                422,
-                "Validation failed",
-                "The request has invalid fields.",
-                type_="validation",
-                errors=error.errors,
-            )
-        case InsufficientStock():
-            first = error.shortages[0]
-            return problem(
-                409,
-                "Insufficient stock",
-                str(error),
-                type_="insufficient-stock",
-                product_id=first.product_id,
-                requested=first.requested,
-                available=first.available,
-                shortages=[asdict(s) for s in error.shortages],
-            )
-        case UnknownCustomer():
-            return problem(
-                404,
-                "Unknown customer",
-                str(error),
-                type_="unknown-customer",
-                customer_id=error.customer_id,
-            )
-        case UnknownProducts():
-            return problem(
-                404,
-                "Unknown product",
-                str(error),
-                type_="unknown-product",
-                product_id=error.product_ids[0],
-                product_ids=error.product_ids,
-            )
-        case ProductNotFound():
-            return problem(
-                404, "Not Found", str(error), type_="not-found", product_id=error.product_id
-            )
-        case OrderNotFound():
-            return problem(404, "Not Found", str(error), type_="not-found")
-        case ConflictPersists() | LockWaitTimeout():
-            return problem(
-                409,
-                "Conflict",
-                "Concurrent requests are changing the same rows; retry shortly.",
-                type_="conflict",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        case StaleVersion():
-            return problem(
-                412,
-                "Precondition Failed",
-                f"The product changed: it is now at version {error.current_version}.",
-                type_="stale-version",
-                product_id=error.product_id,
-                current_version=error.current_version,
-                headers={"ETag": f'"{error.current_version}"'},
-            )
-        case StockLimitExceeded():
-            return problem(
-                422,
-                "Validation failed",
-                str(error),
-                type_="validation",
-                errors=[{"field": "quantity", "message": str(error)}],
-            )
-    raise TypeError(f"no problem response for {type(error).__name__}")
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Where: `lines[0].quantity`, `limit`, `Idempotency-Key`.")
+    message: str
 
 
-HANDLED = (
-    ValidationFailed,
-    InsufficientStock,
-    UnknownCustomer,
-    UnknownProducts,
-    ProductNotFound,
-    OrderNotFound,
-    ConflictPersists,
-    LockWaitTimeout,
-    StaleVersion,
-    StockLimitExceeded,
-)
+class Shortage(BaseModel):
+    """One line asking for more than is in stock."""
+
+    product_id: int
+    requested: int
+    available: int
 
 
-def register(app: Flask) -> None:
-    """Answer every domain error with its problem+json response."""
-    for error_class in HANDLED:
-        app.register_error_handler(error_class, problem_for)
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details (`application/problem+json`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="`/problems/<slug>` (or `about:blank` for plain HTTP errors).")
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = Field(default=None, description="422: every invalid field.")
+    product_id: int | None = None
+    product_ids: list[int] | None = None
+    customer_id: int | None = None
+    requested: int | None = None
+    available: int | None = None
+    shortages: list[Shortage] | None = None
+    current_version: int | None = None

@@ -8,9 +8,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Row, func, or_, select, update
-from sqlalchemy.orm import Session
 
 from app.api.models import ApiToken
+from app.db.transactions import DbSession
 
 TOKEN_PREFIX = "sr"
 
@@ -20,7 +20,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, name: str) -> tuple[ApiToken, str]:
+def issue_token(session: DbSession, name: str) -> tuple[ApiToken, str]:
     """Create a token named ``name``; return it with its plain text (shown once)."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
@@ -38,7 +38,7 @@ def issue_token(session: Session, name: str) -> tuple[ApiToken, str]:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def authenticate(session: Session, authorization: str | None) -> Row | None:
+def authenticate(session: DbSession, authorization: str | None) -> Row | None:
     """The live token (id, token_hash, last_used_at) named by an ``Authorization:
     Bearer`` header, or None. Columns, not an ORM object: this runs on every request."""
     scheme, _, plain = (authorization or "").partition(" ")
@@ -64,7 +64,7 @@ def needs_touch(token: Row) -> bool:
     )
 
 
-def touch(session: Session, token_id: int) -> None:
+def touch(session: DbSession, token_id: int) -> None:
     """Record that the token was used just now (skipped if another request just did)."""
     session.execute(
         update(ApiToken)

@@ -1,92 +1,95 @@
-"""Request validation for the JSON API: every problem found, each with its field.
+"""Reading requests into the API's models: the JSON body (strictly), the query
+string and headers; every problem found is reported at once, with its field.
 
-Hand-written on purpose: a few rules, exact messages, and no value reaches SQL
-before it has passed them.
+The rules themselves live in the models (pydantic) and their field types
+(:mod:`app.api.fields`); this turns pydantic's errors into the problem+json
+``errors`` list: ``{"field": "lines[0].quantity", "message": "..."}``.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from app.numbers import MAX_BIGINT, MAX_INT, NotAnInteger, parse_integer
+from app.api.fields import HugeInteger
+from app.errors import ProblemError
 
-__all__ = ["MAX_BIGINT", "MAX_INT", "Errors", "ValidationFailed", "json_object", "query_integer"]
+M = TypeVar("M", bound=BaseModel)
+
 # An integer literal longer than this is out of range for every column: it is kept
-# as its text (never converted; Python refuses more than 4,300 digits anyway).
+# as its text, never converted.
 _MAX_LITERAL_DIGITS = 40
 
+# Pydantic's own error types, in this API's words.
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "string_type": "must be a string",
+}
 
-class ValidationFailed(Exception):
-    """The request is well-formed JSON but its content is not acceptable (422)."""
+
+class ValidationFailed(ProblemError):
+    """The request is well-formed but its content is not acceptable (422)."""
+
+    status = 422
+    problem_type = "validation"
+    title = "Validation failed"
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
 
+    def problem_detail(self) -> str:
+        return "The request has invalid fields."
 
-class Errors:
-    """Collects field errors so the client learns about all of them at once."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-
-    def add(self, field: str, message: str) -> None:
-        """Record a problem with ``field``."""
-        self.items.append({"field": field, "message": message})
-
-    def raise_if_any(self) -> None:
-        """Raise :class:`ValidationFailed` if anything was recorded."""
-        if self.items:
-            raise ValidationFailed(self.items)
-
-    def integer(self, value: Any, field: str, *, minimum: int, maximum: int) -> int | None:
-        """``value`` if it is a whole number in range, as JSON Schema counts integers:
-        ``207.0`` is 207 and ``-0`` is 0 (booleans are not numbers here)."""
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            value = int(value)
-        if isinstance(value, HugeInteger) or (isinstance(value, float) and math.isinf(value)):
-            self.add(field, f"must be between {minimum} and {maximum}")
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.add(field, "must be a whole number")
-            return None
-        if not minimum <= value <= maximum:
-            self.add(field, f"must be between {minimum} and {maximum}")
-            return None
-        return value
-
-    def string(self, value: Any, field: str, *, min_length: int, max_length: int) -> str | None:
-        """``value`` stripped, if it is a string of acceptable length without NUL."""
-        if not isinstance(value, str):
-            self.add(field, "must be a string")
-            return None
-        value = value.strip()
-        if "\x00" in value:
-            self.add(field, "must not contain NUL characters")
-            return None
-        if not min_length <= len(value) <= max_length:
-            self.add(field, f"must have {min_length} to {max_length} characters")
-            return None
-        return value
-
-    def unknown_fields(self, payload: dict, allowed: set[str], prefix: str = "") -> None:
-        """Reject fields the endpoint does not define (typos must not pass silently)."""
-        for name in sorted(set(payload) - allowed):
-            self.add(f"{prefix}{name}", "is not a known field")
+    def problem_fields(self) -> dict:
+        return {"errors": self.errors}
 
 
-class HugeInteger:
-    """An integer too long for any column, kept as its text (never converted)."""
+def field_name(location: tuple) -> str:
+    """pydantic's ``("lines", 0, "quantity")`` as ``lines[0].quantity``."""
+    name = ""
+    for part in location:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "(body)"
 
-    __slots__ = ("text",)
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "literal_error":
+        return f"must be one of: {error['ctx']['expected']}".replace("'", "")
+    if kind == "too_short":
+        return f"must have at least {error['ctx']['min_length']} item(s)"
+    if kind == "too_long":
+        return f"must have at most {error['ctx']['max_length']} item(s)"
+    return error["msg"]
+
+
+def validation_errors(error: ValidationError, prefix: tuple = ()) -> list[dict[str, str]]:
+    """pydantic's errors as this API's ``errors`` list."""
+    return [
+        {"field": field_name((*prefix, *e["loc"])), "message": _message(e)}
+        for e in error.errors(include_url=False)
+    ]
+
+
+def validate(model: type[M], data: Any, *, prefix: tuple = ()) -> M:
+    """``data`` as ``model``, or :class:`ValidationFailed` listing every problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(validation_errors(error, prefix)) from None
 
 
 def _integer_literal(text: str) -> int | HugeInteger:
@@ -98,12 +101,12 @@ def _not_json(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def json_object() -> dict:
-    """The request body as a JSON object, or a 415/400/422 error."""
+def json_body() -> Any:
+    """The request body parsed as JSON (415 if not sent as JSON, 400 if not JSON)."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
     try:
-        payload = json.loads(
+        return json.loads(
             request.get_data(cache=True),
             parse_int=_integer_literal,
             parse_constant=_not_json,
@@ -113,24 +116,16 @@ def json_object() -> dict:
     except RecursionError:
         # json.loads recurses per nesting level; a small body can nest deep enough.
         raise BadRequest("The body's JSON is nested too deeply.") from None
+
+
+def body_as(model: type[M]) -> M:
+    """The JSON body validated as ``model``."""
+    payload = json_body()
     if not isinstance(payload, dict):
         raise ValidationFailed([{"field": "(body)", "message": "must be a JSON object"}])
-    return payload
+    return validate(model, payload)
 
 
-def query_integer(name: str, default: int, *, minimum: int, maximum: int) -> int:
-    """An integer query parameter, or 422."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    errors = Errors()
-    try:
-        value: int | HugeInteger = parse_integer(raw)
-    except NotAnInteger:
-        errors.add(name, "must be a whole number (ASCII digits)")
-        errors.raise_if_any()
-    except ValueError:
-        value = HugeInteger(raw)
-    result = errors.integer(value, name, minimum=minimum, maximum=maximum)
-    errors.raise_if_any()
-    return result
+def query_as(model: type[M]) -> M:
+    """The query string validated as ``model`` (a repeated key: its first value)."""
+    return validate(model, request.args.to_dict())

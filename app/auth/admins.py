@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from app.auth.models import AdminUser
+from app.auth.models import EMAIL_MAX, EMAIL_MIN, AdminUser
+from app.db.transactions import DbSession
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
@@ -20,7 +20,7 @@ class AdminUserError(ValueError):
 def normalize_email(email: str) -> str:
     """Trim and lower-case an email address, or raise :class:`AdminUserError`."""
     email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email) or len(email) > 320:
+    if not EMAIL_PATTERN.match(email) or not EMAIL_MIN <= len(email) <= EMAIL_MAX:
         raise AdminUserError(f"{email!r} is not an email address")
     return email
 
@@ -31,17 +31,17 @@ def check_password_strength(password: str) -> None:
         raise AdminUserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
 
 
-def find_admin(session: Session, email: str) -> AdminUser | None:
+def find_admin(session: DbSession, email: str) -> AdminUser | None:
     """The admin with this email (any case), if any."""
     return session.scalar(select(AdminUser).where(AdminUser.email == normalize_email(email)))
 
 
-def set_admin_password(session: Session, email: str, password: str) -> tuple[AdminUser, bool]:
+def set_admin_password(session: DbSession, email: str, password: str) -> tuple[AdminUser, bool]:
     """Create the admin, or set a new password on an existing one; True if created."""
     check_password_strength(password)
     user = find_admin(session, email)
     created = user is None
-    if created:
+    if user is None:
         user = AdminUser(email=normalize_email(email))
         session.add(user)
     user.set_password(password)

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.auth.admins import AdminUserError, find_admin, set_admin_password
+from app.db.transactions import run_in_transaction
 from app.extensions import db
 
 
@@ -27,9 +28,9 @@ def create_admin(email: str, password_stdin: bool, update: bool) -> None:
             password = sys.stdin.readline().rstrip("\r\n")
         else:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        user, created = set_admin_password(db.session, email, password)
-        db.session.commit()
+        user, created = run_in_transaction(
+            db.session, lambda session: set_admin_password(session, email, password)
+        )
     except AdminUserError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
     click.echo(f"{'created' if created else 'updated'} admin {user.email}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -10,16 +11,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db.columns import BigIntPk, CreatedAt
-from app.extensions import db
+from app.extensions import Model
+
+# The email column's limits (its CHECK below; the login and admin forms quote them).
+EMAIL_MIN, EMAIL_MAX = 3, 320
 
 
-class AdminUser(UserMixin, db.Model):
+class AdminUser(UserMixin, Model):
     """An operator who may log in to /admin/ and /reports/."""
 
     __tablename__ = "admin_users"
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lower_case"),
-        CheckConstraint("char_length(email) BETWEEN 3 AND 320", name="email_length"),
+        CheckConstraint(
+            f"char_length(email) BETWEEN {EMAIL_MIN} AND {EMAIL_MAX}", name="email_length"
+        ),
     )
 
     id: Mapped[BigIntPk]
@@ -29,8 +35,14 @@ class AdminUser(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def get_id(self) -> str:
-        """Flask-Login's user id (kept in the signed session cookie)."""
-        return str(self.id)
+        """Flask-Login's id, kept in the signed session cookie: the user id and a
+        fingerprint of the password hash, so a new password (or deleting the admin)
+        ends every session opened before it."""
+        return f"{self.id}:{self.session_fingerprint()}"
+
+    def session_fingerprint(self) -> str:
+        """Changes whenever the password does (scrypt hashes are salted)."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:32]
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of ``password``."""
@@ -44,7 +56,7 @@ class AdminUser(UserMixin, db.Model):
         return f"<AdminUser {self.email!r}>"
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed logins per email, shared by every worker: repeated failures lock the
     email out for a growing while (no sleeping request threads)."""
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
 
 from app.auth.models import LoginThrottle
+from app.db.transactions import DbSession
 
 FREE_FAILURES = 5
 MAX_LOCK_SECONDS = 300
@@ -26,7 +26,7 @@ def lock_seconds(failures: int) -> int:
     return min(2 ** (failures - FREE_FAILURES + 1), MAX_LOCK_SECONDS)
 
 
-def seconds_locked(session: Session, email: str) -> int:
+def seconds_locked(session: DbSession, email: str) -> int:
     """Seconds before ``email`` may try again (0: now)."""
     throttle = session.get(LoginThrottle, email)
     if throttle is None:
@@ -35,7 +35,7 @@ def seconds_locked(session: Session, email: str) -> int:
     return max(0, int((until - datetime.now(UTC)).total_seconds() + 0.999))
 
 
-def record_failure(session: Session, email: str) -> None:
+def record_failure(session: DbSession, email: str) -> None:
     """Count a failed login (atomic across concurrent attempts)."""
     statement = insert(LoginThrottle).values(email=email, failures=1, last_failed_at=func.now())
     session.execute(
@@ -46,6 +46,6 @@ def record_failure(session: Session, email: str) -> None:
     )
 
 
-def record_success(session: Session, email: str) -> None:
+def record_success(session: DbSession, email: str) -> None:
     """Forget the failures of an email that just logged in."""
     session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.auth.admins import AdminUserError, find_admin
-from app.auth.models import AdminUser
+from app.auth.models import EMAIL_MAX, AdminUser
 from app.auth.throttle import record_failure, record_success, seconds_locked
 from app.db.transactions import run_in_transaction
 from app.extensions import db, login_manager
@@ -33,17 +34,22 @@ def no_nul_bytes(form, field) -> None:
 class LoginForm(FlaskForm):
     """Email and password (CSRF-protected like every form)."""
 
-    email = StringField("Email", validators=[DataRequired(), Length(max=320), no_nul_bytes])
+    email = StringField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX), no_nul_bytes])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> AdminUser | None:
-    """The admin named in the session cookie."""
+def load_user(session_id: str) -> AdminUser | None:
+    """The admin named in the session cookie, if that session is still theirs: a
+    password changed or an admin deleted since the login ends it."""
+    user_id, _, fingerprint = session_id.partition(":")
     try:
-        return db.session.get(AdminUser, parse_integer(user_id))
+        user = db.session.get(AdminUser, parse_integer(user_id))
     except ValueError:
         return None
+    if user is None or not hmac.compare_digest(fingerprint, user.session_fingerprint()):
+        return None
+    return user
 
 
 def safe_next(target: str | None) -> str:

@@ -17,9 +17,8 @@ from app.bench.orders import (
     BENCH_DATABASE,
     Outcome,
     Run,
-    Server,
+    bench_server,
     create_bench_database,
-    free_port,
     pgbench_script,
     request_factory,
     reset_stock,
@@ -27,7 +26,9 @@ from app.bench.orders import (
 )
 from app.config import default_threads, default_workers, libpq_url
 from app.db.local_pgbouncer import LocalPgBouncer, PgBouncerError
+from app.db.transactions import run_in_transaction
 from app.extensions import db
+from app.gunicorn_process import free_port
 from app.orders.service import LOCKING_STRATEGIES
 from app.seed.generate import SeedSizes
 
@@ -65,8 +66,9 @@ def _prepare_database(url: str) -> str:
     with bench_app.app_context():
         flask_migrate.upgrade()
         run_seed(BENCH_SIZES, random_seed=1, until=datetime.now(UTC).date(), replace=False)
-        _token, plain = issue_token(db.session, "benchmark")
-        db.session.commit()
+        _token, plain = run_in_transaction(
+            db.session, lambda session: issue_token(session, "benchmark")
+        )
         db.engine.dispose()
     return plain
 
@@ -159,7 +161,7 @@ def bench_orders(
         if bouncer is not None:
             app_url = bouncer.url(BENCH_DATABASE)
             extra = {"DB_POOLER": "pgbouncer", "DATABASE_DIRECT_URL": url}
-        gunicorn = Server(app_url, workers, threads, extra)
+        gunicorn = bench_server(app_url, workers, threads, extra)
         try:
             gunicorn.wait_ready()
             click.echo(
@@ -173,7 +175,7 @@ def bench_orders(
     finally:
         if bouncer is not None:
             bouncer.stop()
-        if started:
+        if started and server is not None:
             server.stop()
 
 
@@ -210,7 +212,7 @@ def compare_poolers(runs, url, bouncer, workers, threads, token, duration, round
     try:
         for name, setup in SETUPS.items():
             app_url, extra = setup(url, bouncer)
-            servers[name] = Server(app_url, workers, threads, extra)
+            servers[name] = bench_server(app_url, workers, threads, extra)
         for server in servers.values():
             server.wait_ready()
         click.echo(
@@ -330,5 +332,5 @@ def bench_reports() -> None:
                 f"SQL x{b.execution_ms / a.execution_ms:.1f}"
             )
     finally:
-        if started:
+        if started and server is not None:
             server.stop()

@@ -14,11 +14,8 @@ import json
 import os
 import random
 import re
-import signal
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +26,7 @@ from app.bench.load import LoadResult, http_post
 from app.config import libpq_url
 from app.db.embedded import POSTGRES_BIN_PATH
 from app.db.sql import sql_file
-from app.paths import GUNICORN_CONF, PROJECT_ROOT
+from app.gunicorn_process import GunicornProcess
 
 BENCH_DATABASE = "stockroom_bench"
 HOT_PRODUCT = 1
@@ -79,71 +76,34 @@ def reset_stock(url: str) -> None:
 def order_count(url: str) -> int:
     """Orders in the bench database."""
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM orders").fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return row[0]
 
 
 # -- the app side ----------------------------------------------------------------------
 
 
-class Server:
-    """gunicorn serving the bench database."""
-
-    def __init__(self, url: str, workers: int, threads: int, extra_env: dict | None = None) -> None:
-        self.port = free_port()
-        # Kept after the run: the place to look when gunicorn misbehaves.
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            prefix="stockroom-bench-", suffix=".log", delete=False
-        )
-        env = (
-            os.environ
-            | {
-                "DATABASE_URL": url,
-                "WEB_CONCURRENCY": str(workers),
-                "GUNICORN_THREADS": str(threads),
-                "PORT": str(self.port),
-                "BIND": "127.0.0.1",
-                # Per-request log lines measure the terminal, not the database path.
-                "ACCESS_LOG": "off",
-                "REQUEST_LOG": "off",
-            }
-            | (extra_env or {})
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Block until /readyz answers 200."""
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not become ready; see {self.log.name}")
-
-    def stop(self) -> None:
-        """Graceful shutdown."""
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def bench_server(url: str, workers: int, threads: int, extra_env: dict | None = None):
+    """gunicorn serving the bench database, started; its log is kept after the run
+    (the place to look when gunicorn misbehaves)."""
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (a path to keep, not a handle)
+        prefix="stockroom-bench-", suffix=".log", delete=False
+    )
+    log.close()
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": url,
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            # Per-request log lines measure the terminal, not the database path.
+            "ACCESS_LOG": "off",
+            "REQUEST_LOG": "off",
+        }
+        | (extra_env or {})
+    )
+    return GunicornProcess(env, log=Path(log.name)).start()
 
 
 def request_factory(run: Run, *, customers: int, products: int, token: str):

@@ -13,6 +13,7 @@ from flask import Flask
 
 from app.auth.admins import set_admin_password
 from app.config import sqlalchemy_url
+from app.db.transactions import run_in_transaction
 from app.extensions import db
 from app.reports.definitions import REPORTS
 from app.reports.runner import explain_report
@@ -55,8 +56,7 @@ def prepare(app_factory, url: str, sizes: SeedSizes, until) -> Flask:
     with app.app_context():
         flask_migrate.upgrade()
         run_seed(sizes, random_seed=1, until=until, replace=True)
-        set_admin_password(db.session, *ADMIN)
-        db.session.commit()
+        run_in_transaction(db.session, lambda session: set_admin_password(session, *ADMIN))
     return app
 
 

@@ -4,38 +4,125 @@ from __future__ import annotations
 
 import re
 
-from flask import request
+from flask import Blueprint
+from pydantic import BaseModel, ConfigDict, model_validator
 from werkzeug.exceptions import BadRequest, PreconditionRequired
 
-from app.api.blueprint import bp
-from app.api.pagination import page, page_request
-from app.api.validation import Errors, json_object
-from app.catalog.models import Product
-from app.catalog.service import get_product, list_products, restock, update_product
+from app.api.fields import Integer, Text
+from app.api.operations import Answer, Header, HeaderParameter, operation, render
+from app.api.pagination import PageQuery, page
+from app.catalog.models import DESCRIPTION_MAX, NAME_MAX
+from app.catalog.service import (
+    ProductNotFound,
+    StaleVersion,
+    StockLimitExceeded,
+    get_product,
+    list_products,
+    restock,
+    update_product,
+)
 from app.db.transactions import run_in_transaction
 from app.extensions import db
 from app.numbers import MAX_INT, IntegerOutOfRange, parse_integer
 
+bp = Blueprint("catalog", __name__)
+
 MAX_RESTOCK = 1_000_000
-MAX_DESCRIPTION = 10_000
-
 # An ETag as this API sends it: a version in double quotes, ASCII digits.
-ETAG = re.compile(r'"([0-9]+)"')
+ETAG_PATTERN = r'^"[0-9]+"$'
+ETAG = Header(
+    "ETag", 'The product\'s version, e.g. "3".', {"type": "string", "pattern": ETAG_PATTERN}
+)
 
 
-def product_json(product: Product, *, detail: bool = False) -> dict:
-    """A product as the API shows it."""
-    body = {
-        "id": product.id,
-        "sku": product.sku,
-        "name": product.name,
-        "price_cents": product.price_cents,
-        "stock": product.stock,
-        "version": product.version,
-    }
-    if detail:
-        body["description"] = product.description
-    return body
+class ProductSummary(BaseModel):
+    """A product in a list."""
+
+    id: int
+    sku: str
+    name: str
+    price_cents: int
+    stock: int
+    version: int
+
+
+class ProductDetail(ProductSummary):
+    """One product, with its description."""
+
+    description: str
+
+
+class ProductPage(BaseModel):
+    """A page of products; `next` is the cursor of the next page (null on the last)."""
+
+    items: list[ProductSummary]
+    next: str | None
+
+
+class ProductChanges(BaseModel):
+    """The fields to change (at least one)."""
+
+    model_config = ConfigDict(
+        extra="forbid", regex_engine="python-re", json_schema_extra={"minProperties": 1}
+    )
+
+    name: Text(1, NAME_MAX) = None  # type: ignore[valid-type]
+    price_cents: Integer(0, MAX_INT) = None  # type: ignore[valid-type]
+    stock: Integer(0, MAX_INT) = None  # type: ignore[valid-type]
+    description: Text(0, DESCRIPTION_MAX) = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _names_a_field(self):
+        if not self.model_fields_set:
+            raise ValueError("names no field to change")
+        return self
+
+
+class Restock(BaseModel):
+    """Units to add to stock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: Integer(1, MAX_RESTOCK)  # type: ignore[valid-type]
+
+
+class StockLevel(BaseModel):
+    """A product's stock after a restock."""
+
+    id: int
+    stock: int
+    version: int
+
+
+def expected_version(header: str | None) -> int:
+    """The version named by If-Match (428 without it, 400 if it is not one of ours)."""
+    if header is None:
+        raise PreconditionRequired(
+            'Send If-Match with the ETag from GET /api/products/<id>, e.g. If-Match: "3".'
+        )
+    if not re.fullmatch(ETAG_PATTERN, header.strip()):
+        raise BadRequest('If-Match must be one ETag from GET /api/products/<id>, e.g. "3".')
+    # A version beyond the column cannot be current: -1 matches nothing, so the
+    # update reports the product's real version (412) instead of a database error.
+    try:
+        version = parse_integer(header.strip()[1:-1])
+    except IntegerOutOfRange:
+        return -1
+    return version if version <= MAX_INT else -1
+
+
+IF_MATCH = HeaderParameter(
+    "If-Match",
+    "version",
+    {"type": "string", "pattern": ETAG_PATTERN},
+    "The ETag of GET /api/products/{product_id}: the change applies only to that version.",
+    expected_version,
+    required=True,
+    statuses={
+        400: "If-Match is not one ETag of this API.",
+        428: "If-Match is missing: read the product first and send its ETag.",
+    },
+)
 
 
 def with_etag(body: dict, version: int, status: int = 200):
@@ -44,83 +131,60 @@ def with_etag(body: dict, version: int, status: int = 200):
 
 
 @bp.get("/products")
-def products_index():
+@operation(
+    "List products (keyset pagination)",
+    query=PageQuery,
+    ok=Answer(200, ProductPage, "A page of products."),
+)
+def products_index(query: PageQuery):
     """Live products by id, one page at a time."""
-    after_id, limit = page_request()
-    rows = list_products(db.session, after_id=after_id, limit=limit + 1)
-    return page(rows, limit, product_json)
+    rows = list_products(db.session, after_id=query.cursor or 0, limit=query.limit + 1)
+    return page(rows, query.limit, lambda row: render(ProductSummary, row))
 
 
 @bp.get("/products/<id:product_id>")
+@operation(
+    "One product; its version is the ETag",
+    ok=Answer(200, ProductDetail, "The product.", headers=(ETAG,)),
+    errors=[ProductNotFound],
+)
 def products_show(product_id: int):
     """One product, with its version as ETag."""
     product = get_product(db.session, product_id)
-    return with_etag(product_json(product, detail=True), product.version)
-
-
-def expected_version() -> int:
-    """The version named by If-Match (428 without it, 400 if it is not one of ours)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        raise PreconditionRequired(
-            'Send If-Match with the ETag from GET /api/products/<id>, e.g. If-Match: "3".'
-        )
-    match = ETAG.fullmatch(header.strip())
-    if match is None:
-        raise BadRequest('If-Match must be one ETag from GET /api/products/<id>, e.g. "3".')
-    # A version beyond the column cannot be current: -1 matches nothing, so the
-    # update reports the product's real version (412) instead of a database error.
-    try:
-        version = parse_integer(match.group(1))
-    except IntegerOutOfRange:
-        return -1
-    return version if version <= MAX_INT else -1
-
-
-def product_changes(payload: dict) -> dict:
-    """The validated fields of a PATCH body."""
-    errors = Errors()
-    errors.unknown_fields(payload, {"name", "price_cents", "stock", "description"})
-    changes = {}
-    if "name" in payload:
-        changes["name"] = errors.string(payload["name"], "name", min_length=1, max_length=200)
-    if "description" in payload:
-        changes["description"] = errors.string(
-            payload["description"], "description", min_length=0, max_length=MAX_DESCRIPTION
-        )
-    for field in ("price_cents", "stock"):
-        if field in payload:
-            changes[field] = errors.integer(payload[field], field, minimum=0, maximum=MAX_INT)
-    if not payload:
-        errors.add("(body)", "names no field to change")
-    errors.raise_if_any()
-    return changes
+    return with_etag(render(ProductDetail, product), product.version)
 
 
 @bp.patch("/products/<id:product_id>")
-def products_update(product_id: int):
+@operation(
+    "Change a product; If-Match with the ETag is required",
+    body=ProductChanges,
+    headers=[IF_MATCH],
+    ok=Answer(200, ProductDetail, "The changed product.", headers=(ETAG,)),
+    errors=[ProductNotFound, StaleVersion],
+)
+def products_update(product_id: int, body: ProductChanges, version: int):
     """Change a product if it is still at the version the client read."""
-    version = expected_version()
-    changes = product_changes(json_object())
-    body = run_in_transaction(
+    changes = body.model_dump(exclude_unset=True)
+    result = run_in_transaction(
         db.session,
-        lambda session: product_json(
+        lambda session: render(
+            ProductDetail,
             update_product(session, product_id, expected_version=version, changes=changes),
-            detail=True,
         ),
     )
-    return with_etag(body, body["version"])
+    return with_etag(result, result["version"])
 
 
 @bp.post("/products/<id:product_id>/restock")
-def products_restock(product_id: int):
+@operation(
+    "Add units to stock (atomic increment)",
+    body=Restock,
+    ok=Answer(200, StockLevel, "The new stock level.", headers=(ETAG,)),
+    errors=[ProductNotFound, StockLimitExceeded],
+)
+def products_restock(product_id: int, body: Restock):
     """Add units to stock atomically."""
-    payload = json_object()
-    errors = Errors()
-    errors.unknown_fields(payload, {"quantity"})
-    if "quantity" not in payload:
-        errors.add("quantity", "is required")
-    quantity = errors.integer(payload.get("quantity"), "quantity", minimum=1, maximum=MAX_RESTOCK)
-    errors.raise_if_any()
-    row = run_in_transaction(db.session, lambda session: restock(session, product_id, quantity))
-    return with_etag({"id": row.id, "stock": row.stock, "version": row.version}, row.version)
+    row = run_in_transaction(
+        db.session, lambda session: restock(session, product_id, body.quantity)
+    )
+    return with_etag(render(StockLevel, row), row.version)

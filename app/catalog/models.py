@@ -8,18 +8,25 @@ from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.columns import BigIntPk, CreatedAt, UpdatedAt
-from app.extensions import db
+from app.extensions import Model
+
+# Limits of the columns, enforced by the CHECKs below and quoted by the API's
+# models and the admin's forms.
+SKU_MAX = 64
+NAME_MAX = 200
+# No CHECK: a limit on what the API and the admin accept.
+DESCRIPTION_MAX = 10_000
 
 
-class Product(db.Model):
+class Product(Model):
     """A sellable item. ``version`` bumps on every update (optimistic locking)."""
 
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
-        CheckConstraint("char_length(sku) BETWEEN 1 AND 64", name="sku_length"),
-        CheckConstraint("char_length(name) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint(f"char_length(sku) BETWEEN 1 AND {SKU_MAX}", name="sku_length"),
+        CheckConstraint(f"char_length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
         Index("ix_products_name", "name"),
     )
 

@@ -6,39 +6,60 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
 from app.db.sql import query
-from app.db.transactions import sqlstate
+from app.db.transactions import DbSession, sqlstate
+from app.errors import ProblemError
 from app.numbers import MAX_INT
 
 NUMERIC_OUT_OF_RANGE = "22003"
 EDITABLE_FIELDS = ("name", "price_cents", "stock", "description")
 
 
-class ProductNotFound(Exception):
-    """No live product has this id."""
+class ProductNotFound(ProblemError):
+    """No such product."""
+
+    status, problem_type, title = 404, "not-found", "Not Found"
 
     def __init__(self, product_id: int) -> None:
         super().__init__(f"no product with id {product_id}")
         self.product_id = product_id
 
+    def problem_fields(self) -> dict:
+        return {"product_id": self.product_id}
 
-class StaleVersion(Exception):
-    """The product changed since the version the client saw."""
+
+class StaleVersion(ProblemError):
+    """The product changed since that version (the current one is in ETag)."""
+
+    status, problem_type, title = 412, "stale-version", "Precondition Failed"
 
     def __init__(self, product: Product) -> None:
         super().__init__(f"product {product.id} is at version {product.version}")
         self.product_id = product.id
         self.current_version = product.version
 
+    def problem_detail(self) -> str:
+        return f"The product changed: it is now at version {self.current_version}."
 
-class StockLimitExceeded(Exception):
+    def problem_fields(self) -> dict:
+        return {"product_id": self.product_id, "current_version": self.current_version}
+
+    def problem_headers(self) -> dict:
+        return {"ETag": f'"{self.current_version}"'}
+
+
+class StockLimitExceeded(ProblemError):
     """A restock would push stock past what the column holds."""
 
+    status, problem_type, title = 422, "validation", "Validation failed"
 
-def get_product(session: Session, product_id: int) -> Product:
+    def problem_fields(self) -> dict:
+        return {"errors": [{"field": "quantity", "message": str(self)}]}
+
+
+def get_product(session: DbSession, product_id: int) -> Product:
     """A live (not soft-deleted) product, or :class:`ProductNotFound`."""
     product = session.scalar(
         select(Product).where(Product.id == product_id, Product.deleted_at.is_(None))
@@ -48,7 +69,7 @@ def get_product(session: Session, product_id: int) -> Product:
     return product
 
 
-def list_products(session: Session, *, after_id: int, limit: int) -> Sequence[Product]:
+def list_products(session: DbSession, *, after_id: int, limit: int) -> Sequence[Product]:
     """Live products with id > ``after_id``, by id (keyset pagination)."""
     return session.scalars(
         select(Product)
@@ -59,7 +80,7 @@ def list_products(session: Session, *, after_id: int, limit: int) -> Sequence[Pr
 
 
 def update_product(
-    session: Session, product_id: int, *, expected_version: int, changes: dict
+    session: DbSession, product_id: int, *, expected_version: int, changes: dict
 ) -> Product:
     """Apply ``changes`` only if the product is still at ``expected_version``.
 
@@ -85,7 +106,7 @@ def update_product(
     return updated
 
 
-def restock(session: Session, product_id: int, quantity: int):
+def restock(session: DbSession, product_id: int, quantity: int):
     """Add ``quantity`` units atomically; returns (id, stock, version)."""
     try:
         row = session.execute(

@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
-from flask import request
+import uuid
 
-from app.api.blueprint import bp
-from app.api.pagination import page, page_request
-from app.api.validation import Errors
-from app.customers.models import Customer
+from flask import Blueprint
+from pydantic import BaseModel
+
+from app.api.fields import Text
+from app.api.operations import Answer, operation, render
+from app.api.pagination import PageQuery, page
+from app.customers.models import EMAIL_MAX, EMAIL_MIN
 from app.customers.service import list_customers
 from app.extensions import db
 
+bp = Blueprint("customers", __name__)
 
-def customer_json(customer: Customer) -> dict:
-    """A customer as the API shows it."""
-    return {
-        "id": customer.id,
-        "public_id": str(customer.public_id),
-        "email": customer.email,
-        "name": customer.name,
-        "region": customer.region,
-    }
+
+class Customer(BaseModel):
+    """A customer."""
+
+    id: int
+    public_id: uuid.UUID
+    email: str
+    name: str
+    region: str
+
+
+class CustomerPage(BaseModel):
+    """A page of customers; `next` is the cursor of the next page (null on the last)."""
+
+    items: list[Customer]
+    next: str | None
+
+
+class CustomerQuery(PageQuery):
+    """``?limit=&cursor=`` and ``?email=`` to find one customer."""
+
+    email: Text(  # type: ignore[valid-type]
+        EMAIL_MIN, EMAIL_MAX, strip=False, description="Finds the customer with this email."
+    ) = None
 
 
 @bp.get("/customers")
-def customers_index():
+@operation(
+    "List customers (keyset pagination); ?email= finds one",
+    query=CustomerQuery,
+    ok=Answer(200, CustomerPage, "A page of customers."),
+)
+def customers_index(query: CustomerQuery):
     """Customers by id, one page at a time; ``?email=`` finds one."""
-    after_id, limit = page_request()
-    email = None
-    if "email" in request.args:
-        errors = Errors()
-        email = errors.string(request.args["email"], "email", min_length=3, max_length=320)
-        errors.raise_if_any()
-    rows = list_customers(db.session, after_id=after_id, limit=limit + 1, email=email)
-    return page(rows, limit, customer_json)
+    rows = list_customers(
+        db.session, after_id=query.cursor or 0, limit=query.limit + 1, email=query.email
+    )
+    return page(rows, query.limit, lambda row: render(Customer, row))

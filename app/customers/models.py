@@ -8,20 +8,25 @@ from sqlalchemy import CheckConstraint, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.columns import BigIntPk, CreatedAt, UpdatedAt
-from app.extensions import db
+from app.extensions import Model
 
 REGIONS = ("north-america", "latin-america", "europe", "africa", "middle-east", "asia-pacific")
+# Limits of the columns, enforced by the CHECKs below and quoted by forms and the API.
+EMAIL_MIN, EMAIL_MAX = 3, 320
+NAME_MAX = 200
 
 
-class Customer(db.Model):
+class Customer(Model):
     """A buyer. ``public_id`` is the id shown outside; ``email`` is stored lower-cased."""
 
     __tablename__ = "customers"
     __table_args__ = (
         # Lower-case storage makes the plain unique index case-insensitive.
         CheckConstraint("email = lower(email)", name="email_lower_case"),
-        CheckConstraint("char_length(email) BETWEEN 3 AND 320", name="email_length"),
-        CheckConstraint("char_length(name) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint(
+            f"char_length(email) BETWEEN {EMAIL_MIN} AND {EMAIL_MAX}", name="email_length"
+        ),
+        CheckConstraint(f"char_length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
         CheckConstraint("char_length(region) BETWEEN 1 AND 64", name="region_length"),
     )
 

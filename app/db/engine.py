@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from app.db.embedded import AutoStart
-from app.db.instrumentation import InstrumentedQueuePool
 from app.db.pool_plan import PoolPlan
+from app.db.pool_tracking import InstrumentedQueuePool
 from app.db.transaction_limits import connect_with_limits, startup_options, web_limits
 
 PGBOUNCER = "pgbouncer"

@@ -106,7 +106,7 @@ class LocalReplica:
         """Whether the running replica's WAL receiver streams from the primary."""
         with psycopg.connect(self.libpq_url(), autocommit=True, connect_timeout=3) as conn:
             row = conn.execute("SELECT status FROM pg_stat_wal_receiver").fetchone()
-        return bool(row) and row[0] == "streaming"
+        return row is not None and row[0] == "streaming"
 
     def start(self) -> bool:
         """Create it if needed and start it; True if this call started it."""

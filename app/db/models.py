@@ -11,10 +11,10 @@ from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class WorkerReport(db.Model):
+class WorkerReport(Model):
     """One worker's pool state and counters, refreshed every few seconds."""
 
     __tablename__ = "db_worker_reports"
@@ -32,7 +32,7 @@ class WorkerReport(db.Model):
     counters: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
-class SlowQueryReport(db.Model):
+class SlowQueryReport(Model):
     """A worker's aggregate for one slow statement shape."""
 
     __tablename__ = "db_slow_queries"

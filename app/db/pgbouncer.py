@@ -22,6 +22,7 @@ def _rows(admin_url: str, command: str) -> list[dict]:
         prepare_threshold=None,
     ) as conn:
         cursor = conn.execute(command)
+        assert cursor.description is not None  # every SHOW command returns rows
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

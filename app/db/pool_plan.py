@@ -336,7 +336,7 @@ def compute_pooled_plan(
                 "the server tier cannot be checked: PgBouncer's pool size is unknown; set "
                 "DB_POOLER_ADMIN_URL or PGBOUNCER_POOL_SIZE (and PGBOUNCER_RESERVE_POOL_SIZE)"
             )
-    elif budget is not None and server_connections > budget:
+    elif limits is not None and budget is not None and server_connections > budget:
         warnings.append(
             f"PgBouncer may open {server_connections} server connections (pool_size "
             f"{bouncer.pool_size} + reserve_pool_size {bouncer.reserve_pool_size or 0}) but the "
@@ -394,6 +394,7 @@ def plan_for_config(
     if config["DB_POOLER"] == "pgbouncer":
         plan = compute_pooled_plan(limits=limits, bouncer=bouncer or BouncerLimits(), **common)
     else:
+        assert limits is not None, "without a pooler the plan needs the server's limits"
         plan = compute_plan(limits=limits, **common)
     if config.get("REPORTS_DATABASE_URL"):
         plan = replace(
@@ -420,7 +421,7 @@ def check_reports_server(
             ),
         )
     budget = server_budget(limits, plan.reserved)
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if plan.reports_connections > budget:
         warnings = (
             f"the reports pools may open {plan.reports_connections} connections "
@@ -462,7 +463,7 @@ def fetch_server_limits(
         connect_timeout=connect_timeout,
         application_name=application_name,
         prepare_threshold=None,
-        **({"options": options} if options else {}),
+        options=options or None,  # None: not sent
     ) as conn:
         return read_server_limits(conn)
 

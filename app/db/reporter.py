@@ -13,26 +13,29 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from app.db.instrumentation import WorkerStats, stats
+from app.db import counters
 from app.db.models import SlowQueryReport, WorkerReport
-from app.db.transactions import run_in_transaction
+from app.db.pool_tracking import pool_snapshot
+from app.db.statements import SlowStatements, slow_statements
+from app.db.transactions import DbSession, run_in_transaction
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
 MISSED_REPORTS = 3
 HISTORY = timedelta(days=1)  # slow statements not seen for this long are forgotten
+STARTED_AT = datetime.now(UTC)
 
 
-def worker_snapshot(app: Flask, worker_stats: WorkerStats = stats) -> dict:
+def worker_snapshot(app: Flask) -> dict:
     """This process's report row, as a dict."""
     plan = app.extensions.get("stockroom.pool_plan")
     return {
@@ -40,17 +43,17 @@ def worker_snapshot(app: Flask, worker_stats: WorkerStats = stats) -> dict:
         "pid": os.getpid(),
         "role": app.config.get("APP_ROLE") or ("web" if plan else "cli"),
         "instance": app.config["INSTANCE_NAME"],
-        "started_at": worker_stats.started_at,
+        "started_at": STARTED_AT,
         "reported_at": datetime.now(UTC),
         "plan": plan.as_dict() if plan else None,
-        "pool": worker_stats.pool_snapshot(db.engine.pool, app.config["DB_LEAK_SECONDS"]),
-        "counters": worker_stats.counters(),
+        "pool": pool_snapshot(db.engine.pool, app.config["DB_LEAK_SECONDS"]),
+        "counters": counters.snapshot(),
     }
 
 
-def write_report(session: Session, app: Flask, worker_stats: WorkerStats = stats) -> None:
+def write_report(session: DbSession, app: Flask, slow: SlowStatements = slow_statements) -> None:
     """Upsert this worker's row and its changed slow statements."""
-    row = worker_snapshot(app, worker_stats)
+    row = worker_snapshot(app)
     statement = insert(WorkerReport).values(**row)
     session.execute(
         statement.on_conflict_do_update(
@@ -58,26 +61,7 @@ def write_report(session: Session, app: Flask, worker_stats: WorkerStats = stats
             set_={key: statement.excluded[key] for key in row if key not in ("host", "pid")},
         )
     )
-    with worker_stats.lock:
-        changed = [worker_stats.slow[sql] for sql in worker_stats.dirty if sql in worker_stats.slow]
-        rows = [
-            {
-                "host": HOST,
-                "pid": row["pid"],
-                "fingerprint": entry.fingerprint,
-                "sql": entry.sql,
-                "count": entry.count,
-                "total_ms": entry.total_ms,
-                "max_ms": entry.max_ms,
-                "samples": list(entry.samples),
-                "last_seen": entry.last_seen,
-                "endpoint": entry.endpoint,
-                "location": entry.location,
-                "params": entry.params,
-            }
-            for entry in changed
-        ]
-        worker_stats.dirty.clear()
+    rows = [{"host": HOST, "pid": row["pid"], **entry} for entry in slow.take_changed()]
     if rows:
         statement = insert(SlowQueryReport).values(rows)
         session.execute(
@@ -96,7 +80,7 @@ def write_report(session: Session, app: Flask, worker_stats: WorkerStats = stats
         )
     session.execute(
         delete(SlowQueryReport).where(
-            SlowQueryReport.last_seen < func.now() - func.cast(HISTORY, db.Interval)
+            SlowQueryReport.last_seen < func.now() - func.cast(literal(HISTORY), db.Interval)
         )
     )
 
@@ -110,7 +94,7 @@ def refresh_own_report(app: Flask) -> None:
         log.warning("could not write this worker's report: %s", str(error).splitlines()[0])
 
 
-def live_reports(session: Session, app: Flask) -> list[WorkerReport]:
+def live_reports(session: DbSession, app: Flask) -> Sequence[WorkerReport]:
     """Reports of workers still reporting (three missed reports and a worker is gone)."""
     window = timedelta(seconds=app.config["DB_REPORT_INTERVAL"] * MISSED_REPORTS)
     return session.scalars(
@@ -120,7 +104,7 @@ def live_reports(session: Session, app: Flask) -> list[WorkerReport]:
     ).all()
 
 
-def forget_worker(session: Session, pid: int) -> None:
+def forget_worker(session: DbSession, pid: int) -> None:
     """Remove an exiting worker's row (its slow statements stay, as history)."""
     session.execute(delete(WorkerReport).where(WorkerReport.host == HOST, WorkerReport.pid == pid))
 

@@ -1,5 +1,10 @@
 """The one place that commits: run a unit of work, retry it when the database says
-a concurrent transaction got in the way, roll back on anything else."""
+a concurrent transaction got in the way, roll back on anything else.
+
+Web requests and CLI commands alike commit through :func:`run_in_transaction`;
+services take the session and never commit. The one exception is the seed's bulk
+load, which runs ``COPY`` on the driver connection and commits that connection
+itself (app/seed/cli.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +12,25 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
+
+from app.errors import ProblemError
 
 T = TypeVar("T")
+
+# What the services take: a plain Session (scripts, tests) or Flask-SQLAlchemy's
+# request-scoped ``db.session``, which proxies the same methods.
+DbSession: TypeAlias = Session | scoped_session[FlaskSession]
 
 DEADLOCK = "40P01"
 SERIALIZATION_FAILURE = "40001"
 LOCK_NOT_AVAILABLE = "55P03"
 RETRYABLE_SQLSTATES = frozenset({DEADLOCK, SERIALIZATION_FAILURE})
+CONFLICT_DETAIL = "Concurrent requests are changing the same rows; retry shortly."
 
 
 class RetryableConflict(Exception):
@@ -25,17 +38,28 @@ class RetryableConflict(Exception):
     (an optimistic version check failed, say)."""
 
 
-class ConflictPersists(Exception):
-    """The work kept conflicting with concurrent transactions; the client may retry later."""
+class ConflictPersists(ProblemError):
+    """Concurrent requests kept changing the same rows; retry after Retry-After."""
+
+    status, problem_type, title, retry_after = 409, "conflict", "Conflict", True
 
     def __init__(self, reason: str, attempts: int) -> None:
         super().__init__(f"{reason} (after {attempts} attempts)")
         self.reason = reason
         self.attempts = attempts
 
+    def problem_detail(self) -> str:
+        return CONFLICT_DETAIL
 
-class LockWaitTimeout(Exception):
-    """A row lock was not granted within ``lock_timeout``."""
+
+class LockWaitTimeout(ProblemError):
+    """A row this request needs stayed locked past the lock timeout; retry after
+    Retry-After."""
+
+    status, problem_type, title, retry_after = 409, "conflict", "Conflict", True
+
+    def problem_detail(self) -> str:
+        return CONFLICT_DETAIL
 
 
 @dataclass(frozen=True)
@@ -57,8 +81,8 @@ def sqlstate(error: BaseException) -> str | None:
 
 
 def run_in_transaction(
-    session: Session,
-    work: Callable[[Session], T],
+    session: DbSession,
+    work: Callable[[DbSession], T],
     *,
     retry: RetryPolicy | None = None,
     on_retry: Callable[[str], None] | None = None,
@@ -93,6 +117,6 @@ def run_in_transaction(
             raise
         if on_retry:
             on_retry(reason)
-        if attempt + 1 < attempts:
+        if retry is not None and attempt + 1 < attempts:
             time.sleep(retry.delay(attempt))
     raise ConflictPersists(reason, attempts)

@@ -3,108 +3,146 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
 
-from flask import Response, current_app, g, json, url_for
+from flask import Blueprint, Response, current_app, g, json, url_for
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api import idempotency
-from app.api.blueprint import bp
-from app.api.problems import problem_for
-from app.api.validation import MAX_BIGINT, Errors, json_object
-from app.db.instrumentation import stats
+from app.api.fields import ID, Integer
+from app.api.operations import Answer, Header, operation, render
+from app.api.validation import ValidationFailed
+from app.db.counters import labelled_counter
 from app.db.transactions import (
     ConflictPersists,
     LockWaitTimeout,
     RetryPolicy,
     run_in_transaction,
 )
-from app.errors import RETRY_AFTER_SECONDS, problem
 from app.extensions import db
-from app.orders.models import Order
 from app.orders.service import (
-    LOCKING_STRATEGIES,
+    InsufficientStock,
     LineRequest,
     OrderError,
+    OrderNotFound,
     OrderRequest,
-    PlacedOrder,
+    UnknownCustomer,
+    UnknownProducts,
     cancel_order,
     get_order,
     place_order,
 )
 
 log = logging.getLogger(__name__)
+bp = Blueprint("orders", __name__)
+
+ORDER_OUTCOMES = labelled_counter(
+    "stockroom_orders_total",
+    "POST /api/orders outcomes: placed, insufficient_stock, conflict, unknown_customer ...",
+    "outcome",
+)
+ORDER_RETRIES = labelled_counter(
+    "stockroom_order_retries_total",
+    "Reruns of order transactions after a deadlock, serialization failure or stale read.",
+)
+
+
+def record_order(outcome: str, retries: int) -> None:
+    """Count an order request's outcome and the reruns it took."""
+    ORDER_OUTCOMES.inc(outcome)
+    if retries:
+        ORDER_RETRIES.inc(amount=retries)
+
 
 MAX_LINES = 100
 # Keeps every total far inside bigint: 100 lines x 1e6 units x 2^31 cents < 2^63.
 MAX_QUANTITY = 1_000_000
+PUBLIC_ID = {"type": "string", "format": "uuid"}
 
 
-def order_json(order: Order | PlacedOrder) -> dict:
-    """An order with its lines, as the API shows it."""
-    return {
-        "public_id": str(order.public_id),
-        "customer_id": order.customer_id,
-        "status": order.status,
-        "total_cents": order.total_cents,
-        "placed_at": order.placed_at.isoformat(),
-        "cancelled_at": order.cancelled_at.isoformat() if order.cancelled_at else None,
-        "lines": [
-            {
-                "product_id": line.product_id,
-                "quantity": line.quantity,
-                "unit_price_cents": line.unit_price_cents,
-            }
-            for line in order.lines
-        ],
-    }
+class NewOrderLine(BaseModel):
+    """One product and how many units of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: ID
+    quantity: Integer(1, MAX_QUANTITY)  # type: ignore[valid-type]
 
 
-def order_request(payload: dict) -> OrderRequest:
-    """Validate a POST /api/orders body. Repeated products are refused, not merged:
-    a client sending the same product twice most likely has a bug worth seeing."""
-    errors = Errors()
-    errors.unknown_fields(payload, {"customer_id", "lines", "locking"})
-    if "customer_id" not in payload:
-        errors.add("customer_id", "is required")
-    customer_id = errors.integer(
-        payload.get("customer_id"), "customer_id", minimum=1, maximum=MAX_BIGINT
+class NewOrder(BaseModel):
+    """An order to place: every line's stock is taken, or nothing is written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: ID
+    lines: Annotated[
+        list[NewOrderLine],
+        Field(
+            min_length=1,
+            max_length=MAX_LINES,
+            description="Each product at most once: a repeated product is refused (422), "
+            "not merged.",
+        ),
+    ]
+    locking: Literal["pessimistic", "optimistic"] | None = Field(
+        default=None,
+        description="How to guard the stock (default: the server's ORDER_LOCKING, "
+        "pessimistic unless configured).",
     )
-    locking = payload.get("locking", current_app.config["ORDER_LOCKING"])
-    if locking not in LOCKING_STRATEGIES:
-        errors.add("locking", f"must be one of: {', '.join(LOCKING_STRATEGIES)}")
-    lines = payload.get("lines")
-    parsed: list[LineRequest] = []
-    if not isinstance(lines, list) or not 1 <= len(lines) <= MAX_LINES:
-        errors.add("lines", f"must be a list of 1 to {MAX_LINES} lines")
-        lines = []
+
+
+class OrderLine(BaseModel):
+    """A line as written, with the price it was sold at."""
+
+    product_id: int
+    quantity: int
+    unit_price_cents: int
+
+
+class Order(BaseModel):
+    """An order with its lines."""
+
+    public_id: uuid.UUID
+    customer_id: int
+    status: Literal["placed", "cancelled"]
+    total_cents: int
+    placed_at: datetime
+    cancelled_at: datetime | None
+    lines: list[OrderLine]
+
+
+def order_request(body: NewOrder) -> OrderRequest:
+    """The service's request from a validated body. Repeated products are refused,
+    not merged: a client sending the same product twice most likely has a bug."""
     seen: set[int] = set()
-    for index, line in enumerate(lines):
-        field = f"lines[{index}]"
-        if not isinstance(line, dict):
-            errors.add(field, "must be an object with product_id and quantity")
-            continue
-        errors.unknown_fields(line, {"product_id", "quantity"}, prefix=f"{field}.")
-        product_id = errors.integer(
-            line.get("product_id"), f"{field}.product_id", minimum=1, maximum=MAX_BIGINT
-        )
-        quantity = errors.integer(
-            line.get("quantity"), f"{field}.quantity", minimum=1, maximum=MAX_QUANTITY
-        )
-        if product_id in seen:
-            errors.add(f"{field}.product_id", "appears in an earlier line; combine the lines")
-        elif product_id is not None and quantity is not None:
-            seen.add(product_id)
-            parsed.append(LineRequest(product_id, quantity))
-    errors.raise_if_any()
-    return OrderRequest(customer_id=customer_id, lines=tuple(parsed), locking=locking)
+    repeated = []
+    for index, line in enumerate(body.lines):
+        if line.product_id in seen:
+            repeated.append(
+                {
+                    "field": f"lines[{index}].product_id",
+                    "message": "appears in an earlier line; combine the lines",
+                }
+            )
+        seen.add(line.product_id)
+    if repeated:
+        raise ValidationFailed(repeated)
+    return OrderRequest(
+        customer_id=body.customer_id,
+        lines=tuple(LineRequest(line.product_id, line.quantity) for line in body.lines),
+        locking=body.locking or current_app.config["ORDER_LOCKING"],
+    )
 
 
-def created(order: PlacedOrder) -> Response:
+def created(order) -> Response:
     """201 with the order and its Location."""
     return Response(
-        json.dumps(order_json(order)),
+        json.dumps(render(Order, order)),
         status=201,
         mimetype="application/json",
-        headers={"Location": url_for("api.orders_show", public_id=str(order.public_id))},
+        headers={"Location": url_for(".orders_show", public_id=str(order.public_id))},
     )
 
 
@@ -115,7 +153,7 @@ def retry_policy() -> RetryPolicy:
 
 def place(request_: OrderRequest, record_id: int | None) -> Response:
     """Place the order in one transaction; with a key, store the response in it too."""
-    attempts = []
+    attempts: list[str] = []
 
     def work(session):
         response = created(place_order(session, request_))
@@ -128,29 +166,55 @@ def place(request_: OrderRequest, record_id: int | None) -> Response:
             db.session, work, retry=retry_policy(), on_retry=attempts.append
         )
     except (ConflictPersists, LockWaitTimeout):
-        stats.record_order("conflict", len(attempts))
+        record_order("conflict", len(attempts))
         raise
     except OrderError as error:
         # The same request would fail the same way now: keep the answer for replays.
-        stats.record_order(error.outcome, len(attempts))
-        response = problem_for(error)
+        record_order(error.outcome, len(attempts))
+        response = error.response()
         if record_id is not None:
             run_in_transaction(
                 db.session, lambda session: idempotency.complete(session, record_id, response)
             )
     else:
-        stats.record_order("placed", len(attempts))
+        record_order("placed", len(attempts))
     response.headers["Order-Retries"] = str(len(attempts))
     return response
 
 
+LOCATION = Header("Location", "The new order's URL.")
+ORDER_LINKS = {
+    "GetOrder": {
+        "operationId": "orders_show",
+        "parameters": {"public_id": "$response.body#/public_id"},
+    },
+    "CancelOrder": {
+        "operationId": "orders_cancel",
+        "parameters": {"public_id": "$response.body#/public_id"},
+    },
+}
+
+
 @bp.post("/orders")
-def orders_create():
+@operation(
+    "Place an order",
+    body=NewOrder,
+    headers=[idempotency.IDEMPOTENCY_KEY],
+    ok=Answer(201, Order, "Placed.", headers=(LOCATION,), links=ORDER_LINKS),
+    errors=[
+        UnknownCustomer,
+        UnknownProducts,
+        InsufficientStock,
+        ConflictPersists,
+        LockWaitTimeout,
+        idempotency.KeyInProgress,
+        idempotency.KeyReused,
+    ],
+)
+def orders_create(body: NewOrder, idempotency_key: str | None):
     """Place an order; see the contract for statuses and the Idempotency-Key rules."""
-    payload = json_object()
-    request_ = order_request(payload)
-    key = idempotency.key_from_request()
-    if key is None:
+    request_ = order_request(body)
+    if idempotency_key is None:
         return place(request_, record_id=None)
 
     config = current_app.config
@@ -159,8 +223,8 @@ def orders_create():
         lambda session: idempotency.claim(
             session,
             token_id=g.api_token_id,
-            key=key,
-            fingerprint=idempotency.fingerprint(payload),
+            key=idempotency_key,
+            fingerprint=idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True)),
             ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
             lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
         ),
@@ -168,20 +232,9 @@ def orders_create():
     if claim.outcome == "replay":
         return claim.replay()
     if claim.outcome == "mismatch":
-        return problem(
-            422,
-            "Idempotency-Key reused",
-            "This Idempotency-Key was used for a different request; use a new key.",
-            type_="idempotency-key-reused",
-        )
+        raise idempotency.KeyReused()
     if claim.outcome == "in-progress":
-        return problem(
-            409,
-            "Request in progress",
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-            type_="idempotency-in-progress",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        raise idempotency.KeyInProgress()
     try:
         return place(request_, record_id=claim.record_id)
     except Exception:
@@ -191,22 +244,36 @@ def orders_create():
                 db.session, lambda session: idempotency.release(session, claim.record_id)
             )
         except Exception:
-            log.exception("could not release Idempotency-Key %r (the lease will expire)", key)
+            log.exception(
+                "could not release Idempotency-Key %r (the lease will expire)", idempotency_key
+            )
         raise
 
 
 @bp.get("/orders/<public_id>")
+@operation(
+    "One order with its lines",
+    ok=Answer(200, Order, "The order."),
+    errors=[OrderNotFound],
+    path_parameters={"public_id": PUBLIC_ID},
+)
 def orders_show(public_id: str):
     """One order with its lines."""
-    return order_json(get_order(db.session, public_id))
+    return render(Order, get_order(db.session, public_id))
 
 
 @bp.post("/orders/<public_id>/cancel")
+@operation(
+    "Cancel an order; restores stock exactly once, repeating is harmless",
+    ok=Answer(200, Order, "The cancelled order."),
+    errors=[OrderNotFound, ConflictPersists, LockWaitTimeout],
+    path_parameters={"public_id": PUBLIC_ID},
+)
 def orders_cancel(public_id: str):
     """Cancel an order, restoring its stock exactly once; repeating it is harmless."""
 
     def work(session):
         order, _cancelled_now = cancel_order(session, public_id)
-        return order_json(order)
+        return render(Order, order)
 
     return run_in_transaction(db.session, work, retry=retry_policy())

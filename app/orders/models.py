@@ -22,12 +22,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.customers.models import Customer
 from app.db.columns import BigIntPk, UpdatedAt
-from app.extensions import db
+from app.extensions import Model
 
 ORDER_STATUSES = ("placed", "cancelled")
 
 
-class Order(db.Model):
+class Order(Model):
     """A customer's purchase; ``total_cents`` is the sum of its lines at placing time."""
 
     __tablename__ = "orders"
@@ -78,7 +78,7 @@ class Order(db.Model):
         return f"<Order {self.public_id} {self.status} {self.total_cents}>"
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     """One product in an order, at the price it was sold for."""
 
     __tablename__ = "order_lines"

@@ -8,14 +8,15 @@ locks) all its products, one takes the stock and writes the order and its lines.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.db.sql import query
-from app.db.transactions import RetryableConflict
+from app.db.transactions import DbSession, RetryableConflict
+from app.errors import ProblemError
 from app.orders.models import Order
 
 PESSIMISTIC = "pessimistic"
@@ -23,7 +24,7 @@ OPTIMISTIC = "optimistic"
 LOCKING_STRATEGIES = (PESSIMISTIC, OPTIMISTIC)
 
 
-class OrderError(Exception):
+class OrderError(ProblemError):
     """A request the order service refuses; nothing was written."""
 
     outcome = "refused"  # the label it is counted under in /metrics
@@ -32,21 +33,29 @@ class OrderError(Exception):
 class UnknownCustomer(OrderError):
     """No customer has this id."""
 
+    status, problem_type, title = 404, "unknown-customer", "Unknown customer"
     outcome = "unknown_customer"
 
     def __init__(self, customer_id: int) -> None:
         super().__init__(f"no customer with id {customer_id}")
         self.customer_id = customer_id
 
+    def problem_fields(self) -> dict:
+        return {"customer_id": self.customer_id}
+
 
 class UnknownProducts(OrderError):
     """Some products do not exist (or were deleted)."""
 
+    status, problem_type, title = 404, "unknown-product", "Unknown product"
     outcome = "unknown_product"
 
     def __init__(self, product_ids: list[int]) -> None:
         super().__init__(f"no product with id {', '.join(map(str, product_ids))}")
         self.product_ids = product_ids
+
+    def problem_fields(self) -> dict:
+        return {"product_id": self.product_ids[0], "product_ids": self.product_ids}
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,9 @@ class Shortage:
 
 
 class InsufficientStock(OrderError):
-    """At least one line asks for more units than are in stock."""
+    """Not enough stock: which product, how many requested, how many available."""
 
+    status, problem_type, title = 409, "insufficient-stock", "Insufficient stock"
     outcome = "insufficient_stock"
 
     def __init__(self, shortages: list[Shortage]) -> None:
@@ -70,9 +80,20 @@ class InsufficientStock(OrderError):
         )
         self.shortages = shortages
 
+    def problem_fields(self) -> dict:
+        first = self.shortages[0]
+        return {
+            "product_id": first.product_id,
+            "requested": first.requested,
+            "available": first.available,
+            "shortages": [asdict(s) for s in self.shortages],
+        }
+
 
 class OrderNotFound(OrderError):
-    """No order has this public id."""
+    """No such order."""
+
+    status, problem_type, title = 404, "not-found", "Not Found"
 
     def __init__(self, public_id: str) -> None:
         super().__init__(f"no order {public_id}")
@@ -119,7 +140,7 @@ class PlacedOrder:
     cancelled_at: datetime | None = None
 
 
-def place_order(session: Session, request: OrderRequest) -> PlacedOrder:
+def place_order(session: DbSession, request: OrderRequest) -> PlacedOrder:
     """Reserve stock for every line and write the order, or raise and write nothing.
 
     Raises :class:`UnknownCustomer`, :class:`UnknownProducts`,
@@ -177,7 +198,7 @@ def place_order(session: Session, request: OrderRequest) -> PlacedOrder:
     )
 
 
-def get_order(session: Session, public_id: str) -> Order:
+def get_order(session: DbSession, public_id: str) -> Order:
     """The order with its lines, or :class:`OrderNotFound`."""
     try:
         key = uuid.UUID(public_id)
@@ -192,7 +213,7 @@ def get_order(session: Session, public_id: str) -> Order:
 
 
 def cancel_order(
-    session: Session, public_id: str, *, cancelled_by: int | None = None
+    session: DbSession, public_id: str, *, cancelled_by: int | None = None
 ) -> tuple[Order, bool]:
     """Cancel an order and give its units back to stock; True if this call cancelled it.
 

@@ -23,8 +23,8 @@ from flask import current_app
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from app.db.counters import labelled_counter
 from app.db.errors import first_line
-from app.db.instrumentation import stats
 from app.db.sql import query, sql_file
 from app.db.transactions import sqlstate
 from app.extensions import db
@@ -140,9 +140,14 @@ def _begin(conn: Connection):
     return conn.execute(query("app.reports", "session_settings.sql"), _settings()).one()
 
 
-def _count(key: str) -> None:
-    with stats.lock:
-        stats.reports[key] += 1
+REPORTS_RUN = labelled_counter(
+    "stockroom_reports_total", "Reports run, by the database that ran them.", "database"
+)
+REPLICA_FALLBACKS = labelled_counter(
+    "stockroom_reports_replica_fallbacks_total",
+    "Reports run on the primary because the replica was behind, unreachable or in conflict.",
+    "reason",
+)
 
 
 def _on_primary(work: Callable[[Connection], T], fallback: str | None) -> tuple[T, ReportSource]:
@@ -215,13 +220,13 @@ def in_report_transaction(work: Callable[[Connection], T]) -> tuple[T, ReportSou
         if engine is not None:
             outcome = _on_replica(work, engine)
             if not isinstance(outcome, _Skip):
-                _count(outcome[1].database)
+                REPORTS_RUN.inc(outcome[1].database)
                 return outcome
             log.warning("report on the primary: %s", outcome.reason)
-            _count("primary")
-            _count(f"fallback:{outcome.kind}")
+            REPORTS_RUN.inc("primary")
+            REPLICA_FALLBACKS.inc(outcome.kind)
             return _on_primary(work, outcome.reason)
-        _count("primary")
+        REPORTS_RUN.inc("primary")
         return _on_primary(work, None)
     except OperationalError as error:
         if sqlstate(error) == QUERY_CANCELED:

@@ -22,6 +22,7 @@ def run_seed(sizes: SeedSizes, *, random_seed: int, until: date, replace: bool) 
     # A direct connection (DATABASE_DIRECT_URL when set), named stockroom:seed:...
     with connection_role("seed"), direct_engine().connect() as conn:
         raw = conn.connection.driver_connection
+        assert raw is not None  # an open connection has its driver's
         with click.progressbar(
             length=data.expected_rows, label="seeding", width=30, show_pos=True, file=sys.stderr
         ) as bar:

@@ -81,7 +81,7 @@ class TableData:
     name: str
     columns: tuple[str, ...]
     rows: int
-    chunks: object = field(repr=False)
+    chunks: Iterator[tuple[str, int]] = field(repr=False)
 
 
 def _weighted(rng: random.Random, values, weights, k: int) -> list:

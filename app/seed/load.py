@@ -40,7 +40,9 @@ class LoadReport:
 
 def has_rows(conn: psycopg.Connection) -> bool:
     """Whether any seeded table already holds data."""
-    return conn.execute(_sql("existing_rows.sql")).fetchone()[0]
+    row = conn.execute(_sql("existing_rows.sql")).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return row[0]
 
 
 def bulk_load(

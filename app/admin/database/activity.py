@@ -4,14 +4,14 @@ blocks whom."""
 from __future__ import annotations
 
 from flask_admin import expose
-from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
 from app.db.sql import query
+from app.db.transactions import DbSession
 from app.extensions import db
 
 
-def activity_page(session: Session) -> dict:
+def activity_page(session: DbSession) -> dict:
     """Sessions of this database and the lock waits between them."""
     sessions = session.execute(query("app.admin.database", "running_queries.sql")).all()
     return {

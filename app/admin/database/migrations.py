@@ -7,14 +7,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_admin import expose
-from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
+from app.db.transactions import DbSession
 from app.extensions import db
 from app.paths import MIGRATIONS_DIR
 
 
-def migrations_page(session: Session) -> dict:
+def migrations_page(session: DbSession) -> dict:
     """Migration state of the database against migrations/ and the models."""
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     connection = session.connection()

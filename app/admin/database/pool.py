@@ -7,7 +7,6 @@ import os
 
 from flask import Flask, current_app
 from flask_admin import expose
-from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
 from app.db.deployment import deployment_check
@@ -20,10 +19,11 @@ from app.db.pool_plan import (
 )
 from app.db.reporter import HOST, live_reports, refresh_own_report
 from app.db.sql import query
+from app.db.transactions import DbSession
 from app.extensions import db
 
 
-def live_workers(session: Session, app: Flask) -> list[dict]:
+def live_workers(session: DbSession, app: Flask) -> list[dict]:
     """Reports of live workers as dicts (this process included: the page refreshes
     its own report first)."""
     return [
@@ -46,7 +46,7 @@ def live_workers(session: Session, app: Flask) -> list[dict]:
     ]
 
 
-def pool_page(session: Session, app: Flask) -> dict:
+def pool_page(session: DbSession, app: Flask) -> dict:
     """Everything the pool page shows."""
     workers = live_workers(session, app)
     limits = read_server_limits(session.connection())

@@ -11,13 +11,13 @@ from flask_admin import expose
 from psycopg import sql as pgsql
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from app.admin.security import SecureBaseView
 from app.db.engine import direct_engine
 from app.db.models import SlowQueryReport
 from app.db.reporter import refresh_own_report
 from app.db.sql import query
+from app.db.transactions import DbSession
 from app.extensions import db
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -33,14 +33,14 @@ class ExplainRefused(Exception):
     """The statement may not be explained (not a captured plain SELECT)."""
 
 
-def captured_statements(session: Session, limit: int = 100):
+def captured_statements(session: DbSession, limit: int = 100):
     """The captured slow statements, merged across workers, costliest first."""
     return session.execute(
         query("app.admin.database", "captured_queries.sql"), {"limit": limit}
     ).all()
 
 
-def statement_statistics(session: Session, limit: int = 25):
+def statement_statistics(session: DbSession, limit: int = 25):
     """pg_stat_statements' top statements, or None when the extension is not there."""
     available = session.execute(query("app.admin.database", "has_pg_stat_statements.sql")).scalar()
     if not available:
@@ -66,7 +66,7 @@ def generic_placeholders(statement: str) -> str:
     return _PLACEHOLDER.sub(number, statement).replace("%%", "%")
 
 
-def explain(session: Session, fingerprint: str, *, analyze: bool) -> tuple[str, str]:
+def explain(session: DbSession, fingerprint: str, *, analyze: bool) -> tuple[str, str]:
     """(statement, plan) for a captured SELECT, run read-only under a timeout."""
     captured = session.execute(
         select(SlowQueryReport.sql, SlowQueryReport.params)
@@ -87,6 +87,7 @@ def explain(session: Session, fingerprint: str, *, analyze: bool) -> tuple[str, 
     raw = direct_engine().raw_connection()
     try:
         conn = raw.driver_connection
+        assert conn is not None  # a connection just checked out has its driver's
         conn.execute("SET TRANSACTION READ ONLY")
         conn.execute(pgsql.SQL("SET LOCAL statement_timeout = {}").format(EXPLAIN_TIMEOUT_MS))
         if analyze:

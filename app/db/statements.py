@@ -1,0 +1,182 @@
+"""Statement timing and slow-statement capture.
+
+Every statement is timed (SQLAlchemy cursor events) into the statement-duration
+histogram and the current request's accounting (app/db/request_accounting.py).
+Statements slower than ``SLOW_QUERY_MS`` are aggregated by normalised SQL (count,
+mean, p95 from recent samples, max, last seen, endpoint and code location);
+parameters are kept only to re-run EXPLAIN ANALYZE, never shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from flask import Flask, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.db.counters import histogram
+
+PROJECT_DIR = str(Path(__file__).resolve().parent.parent.parent)
+SKIP_DIR = str(Path(__file__).resolve().parent)  # app/db: plumbing, not callers
+# The standard library and installed packages (gunicorn, flask, sqlalchemy ...).
+LIBRARY_DIRS = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+MAX_SLOW_STATEMENTS = 200
+SAMPLES_PER_STATEMENT = 100
+_IN_LIST = re.compile(r"\(\s*%\((\w+?)_\d+\)s(?:\s*,\s*%\(\1_\d+\)s)*\s*\)")
+_WHITESPACE = re.compile(r"\s+")
+
+STATEMENT_SECONDS = histogram("stockroom_db_query_duration_seconds", "Duration of SQL statements.")
+
+
+def normalize(statement: str) -> str:
+    """One form per statement shape: IN-lists of any length collapse, whitespace folds."""
+    return _WHITESPACE.sub(" ", _IN_LIST.sub(r"(%(\1)s...)", statement)).strip()
+
+
+def code_location() -> str:
+    """The innermost frame of our own code (not app/db, not a library): the caller."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        ours = not filename.startswith((*LIBRARY_DIRS, SKIP_DIR, "<"))
+        if ours:
+            where = os.path.relpath(filename, PROJECT_DIR)
+            return f"{where}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "(library code)"
+
+
+def request_endpoint() -> str:
+    """The Flask endpoint serving this request (never the raw path), or where
+    outside a request."""
+    if not has_request_context():
+        return "(background)"
+    return request.endpoint or "(unmatched)"
+
+
+@dataclass
+class SlowStatement:
+    """Aggregated timings of one slow statement shape."""
+
+    sql: str
+    count: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    samples: deque = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_STATEMENT))
+    last_seen: datetime | None = None
+    endpoint: str = ""
+    location: str = ""
+    params: dict | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id of the statement shape."""
+        return hashlib.sha1(self.sql.encode()).hexdigest()[:16]
+
+
+class SlowStatements:
+    """This process's slow statements, bounded (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, SlowStatement] = {}
+        self.dirty: set[str] = set()
+
+    def record(self, statement: str, ms: float, params, endpoint: str) -> None:
+        """Capture one slow execution."""
+        sql = normalize(statement)
+        location = code_location()
+        with self.lock:
+            entry = self.entries.get(sql)
+            if entry is None:
+                if len(self.entries) >= MAX_SLOW_STATEMENTS:
+                    # Bounded: forget the statement that has cost the least so far.
+                    cheapest = min(self.entries, key=lambda key: self.entries[key].total_ms)
+                    del self.entries[cheapest]
+                entry = self.entries[sql] = SlowStatement(sql)
+            entry.count += 1
+            entry.total_ms += ms
+            entry.max_ms = max(entry.max_ms, ms)
+            entry.samples.append(ms)
+            entry.last_seen = datetime.now(UTC)
+            entry.endpoint = endpoint
+            entry.location = location
+            entry.params = _explainable_params(sql, params)
+            self.dirty.add(sql)
+
+    def take_changed(self) -> list[dict]:
+        """The entries changed since the last call, as report rows (copied under the lock)."""
+        with self.lock:
+            changed = [self.entries[sql] for sql in self.dirty if sql in self.entries]
+            self.dirty.clear()
+            return [
+                {
+                    "fingerprint": entry.fingerprint,
+                    "sql": entry.sql,
+                    "count": entry.count,
+                    "total_ms": entry.total_ms,
+                    "max_ms": entry.max_ms,
+                    "samples": list(entry.samples),
+                    "last_seen": entry.last_seen,
+                    "endpoint": entry.endpoint,
+                    "location": entry.location,
+                    "params": entry.params,
+                }
+                for entry in changed
+            ]
+
+
+def _explainable_params(sql: str, params) -> dict | None:
+    """Parameters worth keeping for EXPLAIN ANALYZE: only a SELECT's, as plain JSON
+    values (a write's values, such as password hashes, are never kept)."""
+    if not isinstance(params, dict) or not sql.lstrip("( ").upper().startswith(("SELECT", "WITH")):
+        return None
+    plain = (int, float, str, bool, list, type(None))
+    return {key: value if isinstance(value, plain) else str(value) for key, value in params.items()}
+
+
+# One per process: gunicorn workers are separate processes.
+slow_statements = SlowStatements()
+
+
+def install_statement_events(engine: Engine, app: Flask) -> None:
+    """Time every statement on ``engine``; capture the slow ones."""
+    threshold_ms = app.config["SLOW_QUERY_MS"]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn, cursor, statement, parameters, context, executemany):
+        conn.info.setdefault("stockroom_started", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finish(conn, cursor, statement, parameters, context, executemany):
+        _done(conn, statement, parameters)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context):
+        # Failed statements (timeouts above all) are often the slowest ones.
+        if context.statement and context.connection is not None:
+            _done(context.connection, context.statement, context.parameters)
+
+    def _done(conn, statement, parameters):
+        started = conn.info.get("stockroom_started")
+        if not started:
+            return
+        seconds = time.perf_counter() - started.pop()
+        STATEMENT_SECONDS.observe(seconds)
+        if seconds * 1000 >= threshold_ms:
+            slow_statements.record(statement, seconds * 1000, parameters, request_endpoint())
+        if has_request_context() and "db_queries" in g:
+            g.db_queries += 1
+            g.db_seconds += seconds
+            g.db_statements[statement] += 1
