@@ -141,13 +141,14 @@ def register_commands(app: Flask) -> None:
     """Add the ``flask`` subcommands."""
     from app.api.cli import api_token, purge_idempotency_keys
     from app.auth.cli import create_admin
-    from app.bench.cli import bench_orders, bench_reports
+    from app.bench.cli import bench_console, bench_orders, bench_reports
     from app.db.cli import devdb, pool_plan
     from app.seed.cli import seed
     from app.serve import serve
 
     for command in (
         api_token,
+        bench_console,
         bench_orders,
         bench_reports,
         create_admin,

@@ -124,6 +124,41 @@ def secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+# The database overview's thresholds; each can be set as DB_CHECK_<NAME>.
+CHECK_DEFAULTS = {
+    # Server connections in use, as a share of max_connections.
+    "CONNECTIONS_WARNING_PERCENT": 75,
+    "CONNECTIONS_CRITICAL_PERCENT": 90,
+    # A statement running longer than this.
+    "LONG_RUNNING_SECONDS": 30,
+    "LONG_RUNNING_CRITICAL_SECONDS": 300,
+    # A session idle inside a transaction longer than this.
+    "IDLE_IN_TRANSACTION_SECONDS": 10,
+    "IDLE_IN_TRANSACTION_CRITICAL_SECONDS": 300,
+    # A session waiting for a lock longer than this.
+    "BLOCKED_SECONDS": 1,
+    "BLOCKED_CRITICAL_SECONDS": 30,
+    # A sequence (or the column it feeds) used this far into its range.
+    "SEQUENCE_WARNING_PERCENT": 75,
+    "SEQUENCE_CRITICAL_PERCENT": 90,
+    # Buffer cache hit ratio below this (with at least 10,000 blocks read or hit).
+    "CACHE_HIT_WARNING_PERCENT": 95,
+    "CACHE_HIT_CRITICAL_PERCENT": 90,
+    # A table with more dead tuples than this share of its live ones (and at least
+    # DEAD_TUPLES_MIN), or not vacuumed for VACUUM_STALE_DAYS while it has them.
+    "DEAD_TUPLES_PERCENT": 20,
+    "DEAD_TUPLES_MIN": 10_000,
+    "VACUUM_STALE_DAYS": 7,
+    # Transaction-ID age: warning past autovacuum_freeze_max_age x this percent.
+    "XID_AGE_WARNING_PERCENT": 150,
+    "XID_AGE_CRITICAL": 1_000_000_000,
+    # Slow statements recently: critical from this many.
+    "SLOW_QUERIES_CRITICAL": 100,
+    # Each check's statement stops after this long (the page shows "unknown").
+    "STATEMENT_TIMEOUT_MS": 1000,
+}
+
+
 def load(instance_path: Path, overrides: dict | None = None) -> dict:
     """The app's configuration from the environment, then ``overrides`` (tests)."""
     overrides = overrides or {}
@@ -154,6 +189,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # Per-request query counts, slow-query capture, pool wait and leak tracking.
         "DB_INSTRUMENTATION": env_choice("DB_INSTRUMENTATION", "on", ("on", "off")) == "on",
         "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),
+        # The overview's "recently", and its thresholds.
+        "DB_CHECK_RECENT_MINUTES": env_int("DB_CHECK_RECENT_MINUTES", 15, minimum=1),
+        "DB_CHECKS": {
+            name: env_int(f"DB_CHECK_{name}", default) for name, default in CHECK_DEFAULTS.items()
+        },
         "REQUEST_LOG": env_choice("REQUEST_LOG", "on", ("on", "off")) == "on",
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # Reports: their own engine if set (a replica, a read-only role), and their

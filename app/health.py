@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,6 +12,7 @@ from sqlalchemy.pool import QueuePool
 
 from app.db.deployment import deployment_check
 from app.db.errors import connection_failure
+from app.db.migration_scripts import migration_scripts
 from app.db.pgbouncer import process_bouncer_limits
 from app.db.pool_plan import (
     PoolPlanError,
@@ -20,7 +20,6 @@ from app.db.pool_plan import (
     single_process_plan,
 )
 from app.extensions import db
-from app.paths import MIGRATIONS_DIR
 
 bp = Blueprint("health", __name__)
 
@@ -35,7 +34,7 @@ def migration_heads() -> set[str]:
     """The head revisions in migrations/, read once per process."""
     heads = current_app.extensions.get("stockroom.migration_heads")
     if heads is None:
-        heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+        heads = set(migration_scripts().get_heads())
         current_app.extensions["stockroom.migration_heads"] = heads
     return heads
 

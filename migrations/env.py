@@ -18,6 +18,8 @@ from alembic import context
 from flask import current_app
 
 config = context.config
+
+
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
@@ -64,6 +66,7 @@ def run_migrations_online():
 
     from app.db.engine import connection_role, direct_engine, through_pooler
     from app.db.errors import connection_failure
+    from app.db.migration_scripts import include_object
 
     def process_revision_directives(context, revision, directives):
         # Do not write an empty migration when autogenerate finds no change.
@@ -75,6 +78,8 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # Autogenerate ignores the migrations' own progress table (see progress.py).
+    conf_args.setdefault("include_object", include_object)
     # Through a transaction-mode pooler there is no session: reading the current
     # revision works, running migrations (session settings, CONCURRENTLY) does not.
     pooled = through_pooler(current_app.config)

@@ -7,9 +7,6 @@ it and sets REQUIRE_BROWSER=1, so in CI a missing browser fails instead.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 from browser_forms import PASSWORD, add_admin
 from builders import add_product
@@ -19,30 +16,6 @@ from sqlalchemy import select
 from app.catalog.models import Product
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("REQUIRE_BROWSER is set but Chromium is not installed")
-        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -76,6 +49,8 @@ def test_log_in_and_open_every_database_page(chromium, site):
         ("/admin/db/queries/", "Slow statements captured"),
         ("/admin/db/migrations/", "At head: nothing pending."),
         ("/admin/db/activity/", "Blocked and blocking sessions"),
+        ("/admin/db/", "Database overview"),
+        ("/admin/db/schema/", "Schema health"),
     ]:
         page.goto(path)
         assert marker in page.content()
@@ -165,3 +140,34 @@ def test_api_docs_render_locally_under_the_content_security_policy(chromium, sit
     page.click("text=Place an order")
     page.wait_for_selector("text=Idempotency-Key")
     assert violations == [] and outside == []
+
+
+def test_live_pages_refresh_and_pause(chromium, site):
+    page = log_in(chromium, site)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto("/admin/db/")
+    first = page.locator("#overview-status small").inner_text()
+    page.wait_for_function(
+        "text => document.querySelector('#overview-status small').innerText !== text",
+        arg=first,
+        timeout=15000,
+    )
+    page.click("#live-pause")
+    assert page.locator("#live-state").inner_text() == "paused"
+    paused = page.locator("#overview-status small").inner_text()
+    page.wait_for_timeout(6500)
+    assert page.locator("#overview-status small").inner_text() == paused
+    page.click("#live-pause")
+    page.wait_for_function(
+        "text => document.querySelector('#overview-status small').innerText !== text",
+        arg=paused,
+        timeout=15000,
+    )
+    assert page.locator("[data-check=connections]").count() == 1
+    assert violations == []

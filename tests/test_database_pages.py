@@ -8,14 +8,13 @@ import time
 
 import flask_migrate
 import pytest
-from alembic.script import ScriptDirectory
 from browser_forms import add_admin, log_in
 from builders import add_product
 from sqlalchemy import text
 
+from app.db.migration_scripts import migration_scripts
 from app.db.request_accounting import NPlusOneDetected
 from app.extensions import db
-from app.paths import MIGRATIONS_DIR
 
 
 def test_requests_carry_server_timing_and_a_log_line(admin_client, caplog):
@@ -151,7 +150,7 @@ def test_migrations_page_shows_pending_revisions(make_app, make_database, commit
     page = client.get("/admin/db/migrations/")
     assert page.status_code == 200
     pending = page.text.split('id="pending"')[1].split("</div>")[0]
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision("head")
+    head = migration_scripts().get_revision("head")
     assert "1 pending" in pending
     assert head.revision in pending
     assert head.doc.splitlines()[0] in pending

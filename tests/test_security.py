@@ -15,6 +15,9 @@ GET_PARAMS = {
     "product_id": "1",
     "filename": "x.css",
     "path": "x",
+    "pid": "1",
+    "action": "cancel",
+    "name": "swagger-ui.css",
 }
 
 

@@ -16,7 +16,14 @@ def init_admin(app: Flask) -> Admin:
     from app.admin.access import AdminUserView, ApiTokenView
     from app.admin.catalog import ProductView
     from app.admin.customers import CustomerView
-    from app.admin.database import ActivityView, MigrationsView, PoolView, QueriesView
+    from app.admin.database import (
+        ActivityView,
+        MigrationsView,
+        OverviewView,
+        PoolView,
+        QueriesView,
+        SchemaView,
+    )
     from app.admin.orders import OrderView
     from app.admin.security import SecureIndexView
     from app.api.models import ApiToken
@@ -37,11 +44,15 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(OrderView(Order, db, name="Orders", category="Shop"))
     admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", category="Access"))
     admin.add_view(AdminUserView(AdminUser, db, name="Admin users", category="Access"))
+    admin.add_view(
+        OverviewView(name="Overview", category="Database", endpoint="db_overview", url="db")
+    )
     for view, name in (
         (PoolView, "Pool"),
         (QueriesView, "Queries"),
         (MigrationsView, "Migrations"),
         (ActivityView, "Activity"),
+        (SchemaView, "Schema"),
     ):
         slug = name.lower()
         admin.add_view(

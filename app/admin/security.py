@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -154,7 +154,11 @@ class SecureIndexView(LoginRequired, AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/index.html")
+        from app.admin.database.overview import overview, worst
+
+        checks = overview(current_app._get_current_object())
+        failing = [check for check in checks if check.status != "ok"]
+        return self.render("admin/index.html", worst=worst(checks), failing=failing)
 
 
 class SecureBaseView(LoginRequired, BaseView):

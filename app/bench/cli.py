@@ -334,3 +334,41 @@ def bench_reports() -> None:
     finally:
         if started and server is not None:
             server.stop()
+
+
+@click.command("bench-console")
+@click.option(
+    "--orders",
+    type=click.IntRange(1_000, 50_000_000),
+    default=1_000_000,
+    show_default=True,
+    help="Orders in the scratch database.",
+)
+@with_appcontext
+def bench_console(orders: int) -> None:
+    """The database console's overview, schema and activity pages on a big database."""
+    from app import create_app
+    from app.bench.console import PAGE_RUNS, time_console
+    from app.bench.orders import create_bench_database
+    from app.bench.reports import prepare
+    from app.seed.generate import SeedSizes
+
+    server = current_app.extensions.get("stockroom.embedded")
+    started = server.start() if server else False
+    try:
+        url = create_bench_database(
+            libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"]), "stockroom_bench_console"
+        )
+        sizes = SeedSizes(customers=max(orders // 10, 10), products=5_000, orders=orders)
+        click.echo(f"seeding {orders:,} orders ...", err=True)
+        app = prepare(create_app, url, sizes, datetime.now(UTC).date())
+        timings = time_console(app)
+        with app.app_context():
+            db.engine.dispose()
+        click.echo(f"\n{orders:,} orders; median and max of {PAGE_RUNS} requests")
+        click.echo(f"{'page':<22} {'median ms':>10} {'max ms':>8}")
+        for path, (median, worst) in timings.items():
+            click.echo(f"{path:<22} {median:>10.1f} {worst:>8.1f}")
+    finally:
+        if started and server is not None:
+            server.stop()

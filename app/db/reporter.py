@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db import counters
 from app.db.models import SlowQueryReport, WorkerReport
 from app.db.pool_tracking import pool_snapshot
+from app.db.recent import recent
 from app.db.statements import SlowStatements, slow_statements
 from app.db.transactions import DbSession, run_in_transaction
 from app.extensions import db
@@ -47,7 +48,8 @@ def worker_snapshot(app: Flask) -> dict:
         "reported_at": datetime.now(UTC),
         "plan": plan.as_dict() if plan else None,
         "pool": pool_snapshot(db.engine.pool, app.config["DB_LEAK_SECONDS"]),
-        "counters": counters.snapshot(),
+        "counters": counters.snapshot()
+        | {"recent": recent.update(app.config["DB_CHECK_RECENT_MINUTES"] * 60)},
     }
 
 

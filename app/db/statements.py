@@ -92,12 +92,15 @@ class SlowStatements:
         self.lock = threading.Lock()
         self.entries: dict[str, SlowStatement] = {}
         self.dirty: set[str] = set()
+        # Every slow execution ever, evicted shapes included (the overview's "recently").
+        self.total = 0
 
     def record(self, statement: str, ms: float, params, endpoint: str) -> None:
         """Capture one slow execution."""
         sql = normalize(statement)
         location = code_location()
         with self.lock:
+            self.total += 1
             entry = self.entries.get(sql)
             if entry is None:
                 if len(self.entries) >= MAX_SLOW_STATEMENTS:

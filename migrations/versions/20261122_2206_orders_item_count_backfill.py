@@ -22,6 +22,7 @@ Create Date: 2026-11-22 22:06:00
 import sys
 import time
 
+import progress
 import sqlalchemy as sa
 from alembic import context, op
 
@@ -31,6 +32,7 @@ branch_labels = None
 depends_on = None
 
 BATCH = 20_000
+STEP = "backfill orders.item_count"
 BACKFILL = """
     UPDATE orders o SET item_count = l.units
     FROM (SELECT order_id, sum(quantity) AS units FROM order_lines
@@ -53,11 +55,15 @@ def _backfill():
     bind = op.get_bind()
     last = bind.execute(sa.text("SELECT coalesce(max(id), 0) FROM orders")).scalar()
     started = time.monotonic()
+    # The console's migrations page shows it live (see migrations/progress.py).
+    if last:
+        progress.start(bind, revision, STEP, last)
     for first in range(1, last + 1, BATCH):
         params = {"first": first, "stop": first + BATCH}
         bind.execute(sa.text(BACKFILL), params)
         bind.execute(sa.text(NO_LINES), params)
         done = min(first + BATCH - 1, last)
+        progress.report(bind, revision, STEP, done, last)  # (a no-op without start)
         print(
             f"item_count backfill: {done:,}/{last:,} orders ({100 * done // last} %), "
             f"{time.monotonic() - started:.1f} s",
