@@ -12,6 +12,7 @@ from app.db.engine import (
     engine_options,
     install_connect_hooks,
 )
+from app.db.history import history
 from app.db.pool_plan import REPORTS_POOL_SIZE, plan_from_environment
 from app.db.pool_tracking import install_pool_events
 from app.db.request_accounting import install_request_hooks
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_jobs(app)
     return app
 
 
@@ -84,6 +86,7 @@ def register_database(app: Flask) -> None:
         if app.config["DB_INSTRUMENTATION"]:
             install_statement_events(db.engine, app)
             install_pool_events(db.engine)
+        history.configure(app)  # on only with DB_HISTORY and instrumentation both on
     app.extensions["stockroom.direct_engine"] = build_direct_engine(
         app.config, role=role, autostart=autostart
     )
@@ -91,16 +94,27 @@ def register_database(app: Flask) -> None:
         install_request_hooks(app)
 
 
+def register_jobs(app: Flask) -> None:
+    """The periodic jobs every worker's reporter runs (once per period across all
+    workers; app/db/jobs.py)."""
+    from app.catalog.sales_rates import SALES_RATES_JOB
+    from app.db import jobs
+
+    jobs.register(app, SALES_RATES_JOB)
+
+
 def register_extensions(app: Flask) -> None:
-    """Security headers, login sessions, CSRF and the admin console."""
+    """Security headers, login sessions, CSRF and the admin console (with the
+    reports in its menu and its layout)."""
     from app import security
     from app.admin import init_admin
+    from app.reports.views import add_to_admin
 
     security.register(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
-    init_admin(app)
+    add_to_admin(init_admin(app))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -141,7 +155,7 @@ def register_commands(app: Flask) -> None:
     """Add the ``flask`` subcommands."""
     from app.api.cli import api_token, purge_idempotency_keys
     from app.auth.cli import create_admin
-    from app.bench.cli import bench_console, bench_orders, bench_reports
+    from app.bench.cli import bench_console, bench_history, bench_orders, bench_reports
     from app.db.cli import devdb, pool_plan
     from app.seed.cli import seed
     from app.serve import serve
@@ -149,6 +163,7 @@ def register_commands(app: Flask) -> None:
     for command in (
         api_token,
         bench_console,
+        bench_history,
         bench_orders,
         bench_reports,
         create_admin,

@@ -191,6 +191,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),
         # The overview's "recently", and its thresholds.
         "DB_CHECK_RECENT_MINUTES": env_int("DB_CHECK_RECENT_MINUTES", 15, minimum=1),
+        # The console's history: per-bucket aggregates kept DB_HISTORY_DAYS.
+        "DB_HISTORY": env_choice("DB_HISTORY", "on", ("on", "off")) == "on",
+        "DB_HISTORY_DAYS": env_int("DB_HISTORY_DAYS", 7, minimum=1),
+        "DB_HISTORY_INTERVAL_SECONDS": env_int("DB_HISTORY_INTERVAL_SECONDS", 60, minimum=1),
         "DB_CHECKS": {
             name: env_int(f"DB_CHECK_{name}", default) for name, default in CHECK_DEFAULTS.items()
         },

@@ -43,6 +43,7 @@ POOL_GAUGES = {
     "checked_out": "Connections in use by requests now.",
     "checked_in": "Idle connections in the pool now.",
     "overflow": "Connections open beyond pool_size now.",
+    "waiting": "Requests waiting for a pooled connection now.",
 }
 SERVER_GAUGE_TIMEOUT_MS = "500"
 
@@ -73,7 +74,7 @@ class DeploymentCollector:
         for key, help_text in POOL_GAUGES.items():
             family = GaugeMetricFamily(f"stockroom_pool_{key}", help_text, labels=WORKER_LABELS)
             for report in self.reports:
-                family.add_metric(_worker(report), report.pool[key])
+                family.add_metric(_worker(report), report.pool.get(key, 0))
             yield family
         leaked = GaugeMetricFamily(
             "stockroom_pool_leaked_connections",

@@ -3,20 +3,50 @@
 from app.admin.database.models import ConsoleAction
 from app.api.models import ApiToken, IdempotencyRecord
 from app.auth.models import AdminUser
-from app.catalog.models import Product
+from app.catalog.models import Product, ProductSalesRate
 from app.customers.models import Customer
-from app.db.models import SlowQueryReport, WorkerReport
+from app.db.models import (
+    ConnectionsMinute,
+    EndpointHour,
+    EndpointMinute,
+    HistoryEvent,
+    JobRun,
+    PoolHour,
+    PoolMinute,
+    ServerStatementMinute,
+    ServerStatementSnapshot,
+    SlowQueryReport,
+    StatementHour,
+    StatementMinute,
+    StatementShape,
+    StatementSource,
+    WorkerReport,
+)
 from app.orders.models import Order, OrderLine
 
 __all__ = [
     "AdminUser",
     "ApiToken",
+    "ConnectionsMinute",
     "ConsoleAction",
     "Customer",
+    "EndpointHour",
+    "EndpointMinute",
+    "HistoryEvent",
     "IdempotencyRecord",
+    "JobRun",
     "Order",
     "OrderLine",
+    "PoolHour",
+    "PoolMinute",
     "Product",
+    "ProductSalesRate",
+    "ServerStatementMinute",
+    "ServerStatementSnapshot",
     "SlowQueryReport",
+    "StatementHour",
+    "StatementMinute",
+    "StatementShape",
+    "StatementSource",
     "WorkerReport",
 ]

@@ -66,6 +66,7 @@ def run_migrations_online():
 
     from app.db.engine import connection_role, direct_engine, through_pooler
     from app.db.errors import connection_failure
+    from app.db.history import record_migration
     from app.db.migration_scripts import include_object
 
     def process_revision_directives(context, revision, directives):
@@ -80,6 +81,11 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     # Autogenerate ignores the migrations' own progress table (see progress.py).
     conf_args.setdefault("include_object", include_object)
+    # Each migration applied or undone is marked on the console's charts.
+    conf_args.setdefault(
+        "on_version_apply",
+        lambda ctx, step, heads, run_args: record_migration(ctx.connection, step),
+    )
     # Through a transaction-mode pooler there is no session: reading the current
     # revision works, running migrations (session settings, CONCURRENTLY) does not.
     pooled = through_pooler(current_app.config)

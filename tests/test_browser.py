@@ -7,12 +7,15 @@ it and sets REQUIRE_BROWSER=1, so in CI a missing browser fails instead.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from browser_forms import PASSWORD, add_admin
 from builders import add_product
 from processes import Gunicorn, clean_env
 from sqlalchemy import select
 
+from app.bench.history import Shape, fill_history
 from app.catalog.models import Product
 
 pytestmark = pytest.mark.browser
@@ -119,6 +122,51 @@ def test_admin_works_under_the_content_security_policy(chromium, site, committed
         assert all(session.get(Product, pid).deleted_at is not None for pid in doomed)
 
 
+def test_reports_live_in_the_console_menu_under_the_content_security_policy(
+    chromium, site, committed
+):
+    with committed.sessions() as session:
+        add_product(session, stock=3)
+    page = log_in(chromium, site)
+    violations, outside, failed = [], [], []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith(site.url) else outside.append(request.url),
+    )
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    # From the console to a report through the menu (Bootstrap's dropdown script).
+    page.goto("/admin/")
+    page.click("#admin-navbar-collapse >> text=Reports")
+    page.click("#admin-navbar-collapse .dropdown-menu >> text=Stock cover")
+    page.wait_for_url("**/reports/stock-cover")
+    assert page.locator("#report-rows tbody tr").count() == 1
+    assert (
+        page.locator("#report-rows td.num").first.evaluate(
+            "cell => getComputedStyle(cell).textAlign"
+        )
+        == "right"
+    )
+    # The same navbar and theme as the console's pages, and back again.
+    assert page.locator("nav.navbar.bg-dark #admin-navbar-collapse").count() == 1
+    assert page.locator("text=ops@example.com").count() == 1
+    page.click("#admin-navbar-collapse >> text=Database")
+    page.click("#admin-navbar-collapse .dropdown-menu >> text=Pool")
+    page.wait_for_url("**/admin/db/pool/")
+    page.go_back()
+    page.click("text=EXPLAIN (ANALYZE, BUFFERS)")
+    page.wait_for_url("**/reports/stock-cover/explain*")
+    assert "Execution time:" in page.locator("body").inner_text()
+    page.click("text=Log out")
+    page.wait_for_url("**/login")
+    assert violations == [] and outside == [] and failed == []
+
+
 def test_api_docs_render_locally_under_the_content_security_policy(chromium, site):
     page = chromium.new_context(base_url=site.url).new_page()
     violations, outside = [], []
@@ -171,3 +219,57 @@ def test_live_pages_refresh_and_pause(chromium, site):
     )
     assert page.locator("[data-check=connections]").count() == 1
     assert violations == []
+
+
+def test_dashboard_history_charts_and_statement_pages_under_the_content_security_policy(
+    chromium, site, committed, base_app
+):
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with committed.sessions() as session:
+        add_product(session, stock=2)
+        fill_history(session, base_app, now - timedelta(minutes=30), now, Shape(1, 2, 2, 4))
+        session.commit()
+    page = log_in(chromium, site)
+    violations, failed = [], []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+
+    # The pool page (where log_in lands) draws its history.
+    page.reload()
+    assert page.locator("figure svg g.series[data-series='checked out (most)']").count() >= 1
+
+    page.goto("/admin/")
+    assert page.locator("#orders-today .h2").is_visible()
+    assert page.locator("#sales-chart svg").count() == 1
+    assert page.locator("#database-health .badge").inner_text() in {
+        "ok",
+        "warning",
+        "critical",
+        "unknown",
+    }
+
+    page.goto("/admin/db/queries/?window=1h")
+    first = page.locator("#statements tbody tr").first
+    full_text = first.locator("pre.statement-text")
+    assert not full_text.is_visible()  # one line until expanded
+    first.locator("summary").click()
+    assert full_text.is_visible()
+    page.click("#statements [data-sort-by=calls]")
+    page.wait_for_url("**sort=calls**")
+    assert page.locator("#statements").get_attribute("data-sort") == "calls"
+    calls = [
+        int(text.replace(",", ""))
+        for text in page.locator("#statements tbody tr td:nth-child(2)").all_inner_texts()
+    ]
+    assert calls == sorted(calls, reverse=True) and len(calls) >= 4
+
+    page.locator("#statements tbody tr").first.locator("text=statement page").click()
+    page.wait_for_url("**/admin/db/queries/*")
+    assert page.locator("#app-view [data-calls]").inner_text().replace(",", "") == str(calls[0])
+    assert page.locator("figure svg").count() >= 2
+    assert violations == [] and failed == []

@@ -21,12 +21,14 @@ from processes import FLASK, Gunicorn, clean_env
 
 from app import create_app
 from app.config import sqlalchemy_url
+from app.db.migration_scripts import migration_scripts
 from app.extensions import db
 from app.paths import MIGRATIONS_DIR, PROJECT_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.gunicorn]
 ROWS = 2_000_000
-HEAD = "df86d7ec28fa"
+# The app's head revision, which the demo revisions follow.
+HEAD = migration_scripts().get_current_head()
 
 DEMO = {
     "demo_table": f'''

@@ -292,8 +292,9 @@ def test_cohort_retention(reports_client):
 def test_page_shows_table_chart_footer_and_explain(reports_client, slug):
     page = reports_client.get(f"/reports/{slug}")
     assert page.status_code == 200
-    assert '<table class="data" id="report-rows">' in page.text
-    assert "<svg" in page.text and "<script" not in page.text
+    assert '<table class="table table-sm table-hover data" id="report-rows">' in page.text
+    chart = page.text.split('<figure class="chart">')[1].split("</figure>")[0]
+    assert "<svg" in chart and "<script" not in chart  # drawn on the server
     footer = page.text.split('id="report-footer"')[1]
     assert "row" in footer and "ms" in footer and "UTC" in footer
     assert page.text.count('class="num"') > 0  # numbers right-aligned

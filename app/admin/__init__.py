@@ -6,6 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
+from app.admin.formatting import register_filters
 from app.extensions import db
 from app.security import csp_nonce
 
@@ -16,6 +17,7 @@ def init_admin(app: Flask) -> Admin:
     from app.admin.access import AdminUserView, ApiTokenView
     from app.admin.catalog import ProductView
     from app.admin.customers import CustomerView
+    from app.admin.dashboard import DashboardView
     from app.admin.database import (
         ActivityView,
         MigrationsView,
@@ -25,18 +27,18 @@ def init_admin(app: Flask) -> Admin:
         SchemaView,
     )
     from app.admin.orders import OrderView
-    from app.admin.security import SecureIndexView
     from app.api.models import ApiToken
     from app.auth.models import AdminUser
     from app.catalog.models import Product
     from app.customers.models import Customer
     from app.orders.models import Order
 
+    register_filters(app)
     admin = Admin(
         app,
         name="Stockroom",
         theme=Bootstrap4Theme(swatch="default"),
-        index_view=SecureIndexView(url="/admin"),
+        index_view=DashboardView(url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
     admin.add_view(ProductView(Product, db, name="Products", category="Shop"))

@@ -10,6 +10,7 @@ from sqlalchemy import func, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
+from app.admin.formatting import DETAIL_TYPE_FORMATTERS, LIST_TYPE_FORMATTERS
 from app.admin.security import SecureModelView, email_field_args, integer_ids
 from app.api.models import ApiToken
 from app.api.tokens import issue_token
@@ -34,6 +35,8 @@ class ApiTokenView(SecureModelView):
     column_searchable_list = ("name", "prefix")
     column_filters = ("revoked_at", "last_used_at")
     column_default_sort = ("id", True)
+    column_type_formatters = LIST_TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     form_columns = ("name",)
     form_overrides = {"name": StringField}
     form_args = {"name": {"validators": [InputRequired(), Length(1, 100)]}}
@@ -76,6 +79,8 @@ class AdminUserView(SecureModelView):
     column_details_list = column_list
     column_searchable_list = ("email",)
     column_default_sort = ("id", False)
+    column_type_formatters = LIST_TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     form_columns = ("email",)
     form_overrides = {"email": StringField}
     form_args = {"email": email_field_args(EMAIL_MIN, EMAIL_MAX)}

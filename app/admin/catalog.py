@@ -9,6 +9,14 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from app.admin.formatting import (
+    DETAIL_TYPE_FORMATTERS,
+    LIST_TYPE_FORMATTERS,
+    grouped,
+    grouped_column,
+    money,
+    money_column,
+)
 from app.admin.security import SecureModelView
 from app.catalog.models import Product
 from app.catalog.service import StaleVersion, update_product
@@ -25,10 +33,12 @@ class ProductView(SecureModelView):
     column_filters = ("price_cents", "stock", "created_at", "updated_at")
     column_sortable_list = ("id", "sku", "name", "price_cents", "stock", "updated_at")
     column_default_sort = ("id", False)
-    column_labels = {"price_cents": "Price (cents)"}
-    column_formatters = {
-        "price_cents": lambda view, context, model, name: f"{model.price_cents / 100:,.2f}",
-    }
+    # The list shows money ("$8.49"); forms and filters still take whole cents, and
+    # their labels say so (see form_args and scaffold_filters).
+    column_labels = {"price_cents": "Price"}
+    column_formatters = {"price_cents": money_column(), "stock": grouped_column}
+    column_type_formatters = LIST_TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     form_columns = ("sku", "name", "description", "price_cents", "stock")
     form_overrides = {
         "name": StringField,
@@ -38,9 +48,21 @@ class ProductView(SecureModelView):
     form_args = {
         "name": {"validators": [InputRequired(), Length(1, 200)]},
         "sku": {"validators": [InputRequired(), Length(1, 64)]},
-        "price_cents": {"validators": [InputRequired(), NumberRange(0, MAX_INT)]},
+        "price_cents": {
+            "label": "Price (cents)",
+            "description": "Whole cents: 849 for 8.49.",
+            "validators": [InputRequired(), NumberRange(0, MAX_INT)],
+        },
         "stock": {"validators": [InputRequired(), NumberRange(0, MAX_INT)]},
     }
+
+    def scaffold_filters(self, name):
+        filters = super().scaffold_filters(name)
+        if name == "price_cents":
+            # The filter compares stored cents; "Price" alone would invite "8.49".
+            for flt in filters or ():
+                flt.name = "Price (cents)"
+        return filters
 
     def get_query(self):
         return super().get_query().filter(Product.deleted_at.is_(None))
@@ -92,9 +114,15 @@ class ProductView(SecureModelView):
             flash(
                 Markup(
                     "Someone else saved this product after you opened it; nothing was "
-                    "overwritten. It now reads: name <b>{}</b>, price {}, stock {} (version {}). "
-                    "Reload to edit the new version."
-                ).format(escape(current.name), current.price_cents, current.stock, current.version),
+                    "overwritten. It now reads: name <b>{}</b>, price {} ({} cents), stock {} "
+                    "(version {}). Reload to edit the new version."
+                ).format(
+                    escape(current.name),
+                    money(current.price_cents),
+                    current.price_cents,  # what the form's "Price (cents)" field takes
+                    grouped(current.stock),
+                    current.version,
+                ),
                 "error",
             )
             return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
+from app.admin.formatting import DETAIL_TYPE_FORMATTERS, LIST_TYPE_FORMATTERS
 from app.admin.security import SecureModelView, email_field_args
 from app.customers.models import EMAIL_MAX, EMAIL_MIN, REGIONS
 
@@ -18,6 +19,8 @@ class CustomerView(SecureModelView):
     column_filters = ("region", "created_at")
     column_sortable_list = ("id", "email", "name", "region", "created_at")
     column_default_sort = ("id", False)
+    column_type_formatters = LIST_TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     form_columns = ("email", "name", "region")
     form_overrides = {"email": StringField, "name": StringField, "region": SelectField}
     form_args = {

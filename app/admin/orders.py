@@ -10,6 +10,14 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.admin.formatting import (
+    DETAIL_TYPE_FORMATTERS,
+    LIST_TYPE_FORMATTERS,
+    grouped,
+    grouped_column,
+    money,
+    money_column,
+)
 from app.admin.security import SecureModelView, integer_ids
 from app.db.transactions import ConflictPersists, LockWaitTimeout, RetryPolicy, run_in_transaction
 from app.extensions import db
@@ -17,15 +25,11 @@ from app.orders.models import Order
 from app.orders.service import OrderNotFound, cancel_order
 
 
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
-
-
 def _lines_table(view, context, model, name) -> Markup:
     rows = Markup("").join(
         Markup(
             "<tr><td>{}</td><td class='text-right'>{}</td><td class='text-right'>{}</td></tr>"
-        ).format(line.product_id, line.quantity, _money(line.unit_price_cents))
+        ).format(line.product_id, grouped(line.quantity), money(line.unit_price_cents))
         for line in model.lines
     )
     return Markup(
@@ -61,18 +65,29 @@ class OrderView(SecureModelView):
     column_filters = ("status", "placed_at", "total_cents", "customer_id")
     column_sortable_list = ("id", "status", "total_cents", "placed_at")
     column_default_sort = ("id", True)
-    column_labels = {"total_cents": "Total", "customer": "Customer"}
+    column_labels = {"total_cents": "Total", "item_count": "Items", "customer": "Customer"}
     column_formatters = {
         "customer": lambda v, c, model, n: model.customer.email,
-        "total_cents": lambda v, c, model, n: _money(model.total_cents),
+        "total_cents": money_column(),
+        "item_count": grouped_column,
     }
     column_formatters_detail = {
         "customer": lambda v, c, model, n: Markup("{} ({})").format(
             escape(model.customer.name), escape(model.customer.email)
         ),
-        "total_cents": lambda v, c, model, n: _money(model.total_cents),
+        "total_cents": money_column(),
         "lines": _lines_table,
     }
+    column_type_formatters = LIST_TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
+
+    def scaffold_filters(self, name):
+        filters = super().scaffold_filters(name)
+        if name == "total_cents":
+            # The filter compares stored cents; "Total" alone would invite "8.49".
+            for flt in filters or ():
+                flt.name = "Total (cents)"
+        return filters
 
     def get_query(self):
         return super().get_query().options(joinedload(Order.customer))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView, expose
+from flask import flash, redirect, request, url_for
+from flask_admin import BaseView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
@@ -147,18 +147,6 @@ class SecureModelView(LoginRequired, ModelView):
     def action_delete(self, ids):
         """Flask-Admin's bulk delete, with the ids cast (flask-admin issue 2951)."""
         return super().action_delete(tuple(integer_ids(ids)))
-
-
-class SecureIndexView(LoginRequired, AdminIndexView):
-    """The admin home page."""
-
-    @expose("/")
-    def index(self):
-        from app.admin.database.overview import overview, worst
-
-        checks = overview(current_app._get_current_object())
-        failing = [check for check in checks if check.status != "ok"]
-        return self.render("admin/index.html", worst=worst(checks), failing=failing)
 
 
 class SecureBaseView(LoginRequired, BaseView):

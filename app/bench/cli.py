@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from app.bench.orders import (
     request_factory,
     reset_stock,
     run_pgbench,
+    workers_cpu_seconds,
 )
 from app.config import default_threads, default_workers, libpq_url
 from app.db.local_pgbouncer import LocalPgBouncer, PgBouncerError
@@ -119,15 +121,21 @@ def _prepare_database(url: str) -> str:
     "app direct, direct with per-transaction limits, and through PgBouncer, alternating.",
 )
 @click.option(
+    "--compare",
+    type=click.Choice(["history"]),
+    default=None,
+    help="history: the app with the console's history sampler on and off, alternating "
+    "(at least 5 rounds for a median ratio worth reading).",
+)
+@click.option(
     "--rounds",
     type=click.IntRange(1, 20),
-    default=3,
-    show_default=True,
-    help="With --pooler compare: alternating rounds (medians are printed).",
+    default=None,
+    help="With --pooler compare (default 3) or --compare (default 5): alternating rounds.",
 )
 @with_appcontext
 def bench_orders(
-    duration, concurrencies, workers, threads, workload, locking, pooler, rounds
+    duration, concurrencies, workers, threads, workload, locking, pooler, compare, rounds
 ) -> None:
     """Orders/s, latency and outcomes of POST /api/orders vs pgbench running the same SQL."""
     server = current_app.extensions.get("stockroom.embedded")
@@ -154,7 +162,10 @@ def bench_orders(
             for c in concurrencies
         ]
         if pooler == "compare":
-            compare_poolers(runs, url, bouncer, workers, threads, token, duration, rounds)
+            compare_poolers(runs, url, bouncer, workers, threads, token, duration, rounds or 3)
+            return
+        if compare == "history":
+            compare_history(runs, url, workers, threads, token, duration, rounds or 5)
             return
         extra = None
         app_url = url
@@ -204,39 +215,46 @@ SETUPS = {
         {"DB_POOLER": "pgbouncer", "DATABASE_DIRECT_URL": url},
     ),
 }
+# The console's history sampler on and off (everything else the same).
+HISTORY_SETUPS = {
+    "history on": lambda url, bouncer: (url, {"DB_HISTORY": "on"}),
+    "history off": lambda url, bouncer: (url, {"DB_HISTORY": "off"}),
+}
 
 
-def compare_poolers(runs, url, bouncer, workers, threads, token, duration, rounds) -> None:
-    """Orders/s of each setup in alternating rounds; medians and ratios to direct."""
+def alternate(runs, setups, url, bouncer, workers, threads, token, duration, rounds):
+    """For each run, every setup in turn, ``rounds`` times (A B, B A, A B ...): the
+    orders/s, p99 and workers' CPU ms per request of each setup per round, as
+    ``{run: {setup: [(rate, p99, cpu_ms)]}}``."""
     servers = {}
+    measured: dict[Run, dict[str, list[tuple[float, float, float]]]] = {}
     try:
-        for name, setup in SETUPS.items():
+        for name, setup in setups.items():
             app_url, extra = setup(url, bouncer)
             servers[name] = bench_server(app_url, workers, threads, extra)
         for server in servers.values():
             server.wait_ready()
         click.echo(
             f"gunicorn: {workers} workers x {threads} threads each; {duration} s per run, "
-            f"{rounds} alternating rounds, medians",
+            f"{rounds} alternating rounds",
             err=True,
         )
-        click.echo(
-            f"{'workload':<12} {'locking':<12} {'conc':>4} "
-            + " ".join(f"{name + '/s':>13}" for name in servers)
-            + f" {'limits cost':>11} {'bouncer/direct':>14} {'p99 direct':>10} {'p99 bouncer':>11}"
-        )
         for run in runs:
-            rates: dict[str, list[float]] = {name: [] for name in servers}
-            p99: dict[str, list[float]] = {name: [] for name in servers}
             requests = request_factory(
                 run, customers=BENCH_SIZES.customers, products=BENCH_SIZES.products, token=token
             )
-            for _ in range(rounds):
-                for name, server in servers.items():
+            measured[run] = {name: [] for name in servers}
+            for round_number in range(rounds):
+                # A B, then B A: neither setup always runs first in its round.
+                order = list(servers.items())
+                if round_number % 2:
+                    order.reverse()
+                for name, server in order:
                     reset_stock(url)
                     run_load(
                         "127.0.0.1", server.port, requests, concurrency=run.concurrency, duration=1
                     )
+                    cpu_before = workers_cpu_seconds(server.process.pid)
                     result = run_load(
                         "127.0.0.1",
                         server.port,
@@ -244,20 +262,66 @@ def compare_poolers(runs, url, bouncer, workers, threads, token, duration, round
                         concurrency=run.concurrency,
                         duration=duration,
                     )
-                    rates[name].append(result.rate)
-                    p99[name].append(result.percentile(99))
-            median = {name: statistics.median(values) for name, values in rates.items()}
-            click.echo(
-                f"{run.workload:<12} {run.locking:<12} {run.concurrency:>4} "
-                + " ".join(f"{median[name]:>13.0f}" for name in servers)
-                + f" {1 - median['limits/txn'] / median['direct']:>10.1%}"
-                + f" {median['pgbouncer'] / median['direct']:>14.2f}"
-                + f" {statistics.median(p99['direct']):>10.1f}"
-                + f" {statistics.median(p99['pgbouncer']):>11.1f}"
-            )
+                    cpu_ms = (workers_cpu_seconds(server.process.pid) - cpu_before) * 1000
+                    answered = max(len(result.latencies), 1)
+                    measured[run][name].append(
+                        (result.rate, result.percentile(99), cpu_ms / answered)
+                    )
+                    click.echo(
+                        f"  round {round_number + 1}: {name} {result.rate:.0f} orders/s", err=True
+                    )
     finally:
         for server in servers.values():
             server.stop()
+    return measured
+
+
+def compare_poolers(runs, url, bouncer, workers, threads, token, duration, rounds) -> None:
+    """Orders/s of each setup in alternating rounds; medians and ratios to direct."""
+    measured = alternate(runs, SETUPS, url, bouncer, workers, threads, token, duration, rounds)
+    click.echo(
+        f"{'workload':<12} {'locking':<12} {'conc':>4} "
+        + " ".join(f"{name + '/s':>13}" for name in SETUPS)
+        + f" {'limits cost':>11} {'bouncer/direct':>14} {'p99 direct':>10} {'p99 bouncer':>11}"
+    )
+    for run, by_setup in measured.items():
+        median = {name: statistics.median(g[0] for g in got) for name, got in by_setup.items()}
+        p99 = {name: statistics.median(g[1] for g in got) for name, got in by_setup.items()}
+        click.echo(
+            f"{run.workload:<12} {run.locking:<12} {run.concurrency:>4} "
+            + " ".join(f"{median[name]:>13.0f}" for name in SETUPS)
+            + f" {1 - median['limits/txn'] / median['direct']:>10.1%}"
+            + f" {median['pgbouncer'] / median['direct']:>14.2f}"
+            + f" {p99['direct']:>10.1f}"
+            + f" {p99['pgbouncer']:>11.1f}"
+        )
+
+
+def compare_history(runs, url, workers, threads, token, duration, rounds) -> None:
+    """Orders/s with the history sampler on and off in alternating pairs; the
+    median of the pairs' on/off ratios, with their min and max."""
+    measured = alternate(runs, HISTORY_SETUPS, url, None, workers, threads, token, duration, rounds)
+    click.echo(
+        f"{'workload':<12} {'locking':<12} {'conc':>4} {'on/s':>7} {'off/s':>7} "
+        f"{'on/off median':>13} {'min':>6} {'max':>6} {'cost':>6} {'p99 on':>7} {'p99 off':>7} "
+        f"{'cpu ms on':>9} {'cpu ms off':>10} {'cpu cost':>8}"
+    )
+    for run, by_setup in measured.items():
+        on, off = by_setup["history on"], by_setup["history off"]
+        ratios = [a[0] / b[0] for a, b in zip(on, off, strict=True) if b[0]]
+        ratio = statistics.median(ratios)
+        cpu_ratios = [a[2] / b[2] for a, b in zip(on, off, strict=True) if b[2]]
+        click.echo(
+            f"{run.workload:<12} {run.locking:<12} {run.concurrency:>4} "
+            f"{statistics.median(g[0] for g in on):>7.0f} "
+            f"{statistics.median(g[0] for g in off):>7.0f} {ratio:>13.3f} "
+            f"{min(ratios):>6.3f} {max(ratios):>6.3f} {1 - ratio:>6.1%} "
+            f"{statistics.median(g[1] for g in on):>7.1f} "
+            f"{statistics.median(g[1] for g in off):>7.1f} "
+            f"{statistics.median(g[2] for g in on):>9.2f} "
+            f"{statistics.median(g[2] for g in off):>10.2f} "
+            f"{statistics.median(cpu_ratios) - 1:>8.1%}"
+        )
 
 
 def _measure(run: Run, url: str, port: int, token: str, duration: int) -> Outcome:
@@ -369,6 +433,86 @@ def bench_console(orders: int) -> None:
         click.echo(f"{'page':<22} {'median ms':>10} {'max ms':>8}")
         for path, (median, worst) in timings.items():
             click.echo(f"{path:<22} {median:>10.1f} {worst:>8.1f}")
+    finally:
+        if started and server is not None:
+            server.stop()
+
+
+@click.command("bench-history")
+@click.option("--days", type=click.IntRange(1, 31), default=7, show_default=True)
+@click.option("--instances", type=click.IntRange(1, 20), default=2, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=5, show_default=True, help="Per instance."
+)
+@click.option("--endpoints", type=click.IntRange(1, 200), default=8, show_default=True)
+@click.option(
+    "--shapes", type=click.IntRange(1, 500), default=40, show_default=True, help="Statement shapes."
+)
+@click.option(
+    "--orders",
+    type=click.IntRange(1_000, 50_000_000),
+    default=20_000,
+    show_default=True,
+    help="Orders in the scratch database (the dashboard reads them).",
+)
+@with_appcontext
+def bench_history(
+    days: int, instances: int, workers: int, endpoints: int, shapes: int, orders: int
+) -> None:
+    """The console's pages and charts on DAYS of one-minute history written in bulk
+    for INSTANCES x WORKERS workers, and the history tables' size per day."""
+    from app import create_app
+    from app.bench.history import (
+        PAGE_RUNS,
+        Shape,
+        console_paths,
+        fill_history,
+        history_sizes,
+        time_pages,
+        vacuum_analyze,
+    )
+    from app.bench.reports import prepare
+
+    server = current_app.extensions.get("stockroom.embedded")
+    started = server.start() if server else False
+    try:
+        url = create_bench_database(
+            libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"]), "stockroom_bench_history"
+        )
+        sizes = SeedSizes(customers=max(orders // 10, 10), products=5_000, orders=orders)
+        click.echo(f"seeding {orders:,} orders ...", err=True)
+        app = prepare(create_app, url, sizes, datetime.now(UTC).date())
+        shape = Shape(instances=instances, workers=workers, endpoints=endpoints, shapes=shapes)
+        end = datetime.now(UTC).replace(second=0, microsecond=0)
+        start = end - timedelta(days=days)
+        click.echo(f"writing {days} days of history, {instances}x{workers} workers ...", err=True)
+        with app.app_context():
+            began = time.perf_counter()
+            folded = run_in_transaction(
+                db.session, lambda session: fill_history(session, app, start, end, shape)
+            )
+            filled = time.perf_counter() - began
+        vacuum_analyze(app)
+        with app.app_context():
+            sizes_now = history_sizes(db.session)
+            db.session.remove()
+        timings = time_pages(app, console_paths())
+        with app.app_context():
+            db.engine.dispose()
+        total = sum(sizes_now.values())
+        click.echo(
+            f"\n{days} days x 1,440 minutes, {instances} instances x {workers} workers, "
+            f"{shape.endpoints} endpoints and {shape.shapes} statement shapes each; "
+            f"written and {folded} hours folded in {filled:.0f} s"
+        )
+        mib = total / 2**20
+        click.echo(f"history on disk: {mib:,.1f} MiB, {mib / days:,.1f} MiB/day")
+        for name, size in sizes_now.items():
+            click.echo(f"  {name:<36} {size / 2**20:>8.1f} MiB")
+        click.echo(f"\nmedian and max of {PAGE_RUNS} requests")
+        click.echo(f"{'page':<48} {'median ms':>10} {'max ms':>8} {'KiB':>6}")
+        for path, (median, worst, size) in timings.items():
+            click.echo(f"{path:<48} {median:>10.1f} {worst:>8.1f} {size / 1024:>6.0f}")
     finally:
         if started and server is not None:
             server.stop()

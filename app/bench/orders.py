@@ -106,6 +106,23 @@ def bench_server(url: str, workers: int, threads: int, extra_env: dict | None = 
     return GunicornProcess(env, log=Path(log.name)).start()
 
 
+def workers_cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) used so far by the gunicorn workers of ``master_pid``
+    (Linux /proc): steadier than orders/s on a noisy machine, where the load generator
+    and PostgreSQL share the cores."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        # After the command: state, ppid, ... utime and stime are fields 14 and 15.
+        if int(fields[1]) == master_pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def request_factory(run: Run, *, customers: int, products: int, token: str):
     """A function returning the next request's bytes for this workload."""
     rng = random.Random(run.concurrency)

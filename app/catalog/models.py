@@ -1,10 +1,21 @@
-"""Products: what Stockroom sells, with the stock on hand."""
+"""Products: what Stockroom sells, with the stock on hand and how fast it sells."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.columns import BigIntPk, CreatedAt, UpdatedAt
@@ -45,3 +56,20 @@ class Product(Model):
 
     def __repr__(self) -> str:
         return f"<Product {self.id} {self.sku!r} stock={self.stock}>"
+
+
+class ProductSalesRate(Model):
+    """Units of a product sold per day over the ``days`` days from ``since``, as the
+    hourly ``sales-rates`` job last computed them (app/catalog/sales_rates.py). Only
+    products that sold in that window have a row. The admin dashboard divides live
+    stock by it, so "about to run out" costs a join of two small tables, not a scan
+    of a month of orders."""
+
+    __tablename__ = "product_sales_rates"
+
+    # No foreign key: a cache, read joined with products (see its migration).
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    daily_units: Mapped[Decimal] = mapped_column(Numeric)
+    since: Mapped[date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -22,10 +22,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import counters
+from app.db.history import Sampler
 from app.db.models import SlowQueryReport, WorkerReport
-from app.db.pool_tracking import pool_snapshot
+from app.db.pool_tracking import checked_out, pool_snapshot
 from app.db.recent import recent
-from app.db.statements import SlowStatements, slow_statements
+from app.db.statements import MONITORING_THREAD, SlowStatements, slow_statements
 from app.db.transactions import DbSession, run_in_transaction
 from app.extensions import db
 
@@ -53,9 +54,15 @@ def worker_snapshot(app: Flask) -> dict:
     }
 
 
-def write_report(session: DbSession, app: Flask, slow: SlowStatements = slow_statements) -> None:
-    """Upsert this worker's row and its changed slow statements."""
-    row = worker_snapshot(app)
+def write_report(
+    session: DbSession,
+    app: Flask,
+    slow: SlowStatements = slow_statements,
+    row: dict | None = None,
+) -> None:
+    """Upsert this worker's row (``row``, or a fresh snapshot) and its changed slow
+    statements."""
+    row = row or worker_snapshot(app)
     statement = insert(WorkerReport).values(**row)
     session.execute(
         statement.on_conflict_do_update(
@@ -115,9 +122,10 @@ class Reporter(threading.Thread):
     """Background thread of a gunicorn worker: reports every DB_REPORT_INTERVAL s."""
 
     def __init__(self, app: Flask) -> None:
-        super().__init__(name="stockroom-reporter", daemon=True)
+        super().__init__(name=MONITORING_THREAD, daemon=True)
         self.app = app
         self.interval = app.config["DB_REPORT_INTERVAL"]
+        self.sampler = Sampler(app)
         self.stopping = threading.Event()
         self._last_warnings: tuple[str, ...] = ()
 
@@ -127,12 +135,17 @@ class Reporter(threading.Thread):
             if self.stopping.wait(self.interval):
                 return
 
-    def report(self) -> None:
-        """One report, then a look at the whole deployment; a database outage only
-        skips them."""
+    def report(self, now: float | None = None) -> None:
+        """One report, the history's tick (``now``: the clock, for tests), then a
+        look at the whole deployment; a database outage only skips them."""
         with self.app.app_context():
             try:
-                run_in_transaction(db.session, lambda session: write_report(session, self.app))
+                row = worker_snapshot(self.app)
+                run_in_transaction(
+                    db.session, lambda session: write_report(session, self.app, row=row)
+                )
+                pool_state = {**row["pool"], "peak": checked_out.take_peak()}
+                self.sampler.tick(db.session, pool_state, now)
                 self._warn_about_deployment()
             except SQLAlchemyError as error:
                 log.debug("monitoring report skipped: %s", str(error).splitlines()[0])

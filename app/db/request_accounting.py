@@ -13,6 +13,7 @@ from collections import Counter
 from flask import Flask, g, request
 
 from app.db.counters import histogram, labelled_counter
+from app.db.history import history
 from app.db.statements import normalize, request_endpoint
 
 log = logging.getLogger("stockroom.request")
@@ -75,6 +76,9 @@ def install_request_hooks(app: Flask) -> None:
         endpoint = request_endpoint()
         REQUEST_SECONDS.observe(
             total_ms / 1000, request.method, endpoint, f"{response.status_code // 100}xx"
+        )
+        history.record_request(
+            endpoint, response.status_code, total_ms / 1000, g.db_seconds, g.db_queries
         )
         repeated, times = (g.db_statements.most_common(1) or [("", 0)])[0]
         line = {

@@ -26,22 +26,58 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.db.counters import histogram
+from app.db.history import history
 
 PROJECT_DIR = str(Path(__file__).resolve().parent.parent.parent)
 SKIP_DIR = str(Path(__file__).resolve().parent)  # app/db: plumbing, not callers
 # The standard library and installed packages (gunicorn, flask, sqlalchemy ...).
 LIBRARY_DIRS = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+MONITORING_THREAD = "stockroom-reporter"
 MAX_SLOW_STATEMENTS = 200
 SAMPLES_PER_STATEMENT = 100
 _IN_LIST = re.compile(r"\(\s*%\((\w+?)_\d+\)s(?:\s*,\s*%\(\1_\d+\)s)*\s*\)")
 _WHITESPACE = re.compile(r"\s+")
+# A quoted string or identifier (kept whole), or a comment (dropped).
+_QUOTED_OR_COMMENT = re.compile(
+    r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|--[^\n]*|/\*.*?\*/""", re.DOTALL
+)
 
 STATEMENT_SECONDS = histogram("stockroom_db_query_duration_seconds", "Duration of SQL statements.")
 
 
+def strip_comments(statement: str) -> str:
+    """The statement without its SQL comments (quoted text is left alone)."""
+    if "--" not in statement and "/*" not in statement:
+        return statement
+    return _QUOTED_OR_COMMENT.sub(lambda m: m.group(1) or " ", statement)
+
+
 def normalize(statement: str) -> str:
-    """One form per statement shape: IN-lists of any length collapse, whitespace folds."""
-    return _WHITESPACE.sub(" ", _IN_LIST.sub(r"(%(\1)s...)", statement)).strip()
+    """One form per statement shape: comments dropped (a .sql file's explanation is
+    not the statement), IN-lists of any length collapse, whitespace folds."""
+    folded = _IN_LIST.sub(r"(%(\1)s...)", strip_comments(statement))
+    return _WHITESPACE.sub(" ", folded).strip()
+
+
+# Placeholders (psycopg's, the server's) and constants (pg_stat_statements shows
+# those as placeholders too).
+# Boolean literals are constants too (the server shows ``ON true`` as ``ON $9``), but
+# not in ``IS [NOT] TRUE``, a test the server keeps as written.
+_PLACEHOLDER = re.compile(
+    r"%\(\w+\)s(?:\.\.\.)?|\$\d+|'(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?"
+    r"|(?<!\bis )(?<!\bis not )\b(?:true|false)\b",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)")
+
+
+def comparable(statement: str) -> str:
+    """The form both the app's text and pg_stat_statements' text reduce to, to match
+    them: comments dropped, whitespace folded, every placeholder (psycopg's
+    ``%(name)s``, the server's ``$1``) and constant a ``?``, a parenthesised list of
+    them (an IN-list, however long; PostgreSQL 18 squashes those too) one ``(?...)``."""
+    text = _PLACEHOLDER.sub("?", normalize(statement).replace("%%", "%"))
+    return _PLACEHOLDER_LIST.sub("(?...)", text)
 
 
 def code_location() -> str:
@@ -58,9 +94,11 @@ def code_location() -> str:
 
 
 def request_endpoint() -> str:
-    """The Flask endpoint serving this request (never the raw path), or where
-    outside a request."""
+    """The Flask endpoint serving this request (never the raw path); outside a
+    request, "(monitoring)" for the worker's reporter thread, else "(background)"."""
     if not has_request_context():
+        if threading.current_thread().name == MONITORING_THREAD:
+            return "(monitoring)"
         return "(background)"
     return request.endpoint or "(unmatched)"
 
@@ -177,8 +215,10 @@ def install_statement_events(engine: Engine, app: Flask) -> None:
             return
         seconds = time.perf_counter() - started.pop()
         STATEMENT_SECONDS.observe(seconds)
+        endpoint = request_endpoint()
+        history.record_statement(statement, seconds, endpoint, code_location)
         if seconds * 1000 >= threshold_ms:
-            slow_statements.record(statement, seconds * 1000, parameters, request_endpoint())
+            slow_statements.record(statement, seconds * 1000, parameters, endpoint)
         if has_request_context() and "db_queries" in g:
             g.db_queries += 1
             g.db_seconds += seconds

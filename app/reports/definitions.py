@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from app.reports import charts
+from app import charts
 from app.reports.forms import (
     CohortForm,
     DateRangeForm,
@@ -95,7 +95,7 @@ def _top_customers_chart(rows) -> Markup:
         [r.region for r in leaders],
         [r.revenue_cents for r in leaders],
         title="Revenue of each region's top customer",
-        fmt=money,
+        unit=charts.money_unit(),
     )
 
 
@@ -107,7 +107,7 @@ def _daily_revenue_chart(rows) -> Markup:
             "7-day moving average": [float(r.moving_avg_7d_cents) for r in rows],
         },
         title="Revenue per day",
-        fmt=money,
+        unit=charts.money_unit(),
     )
 
 
@@ -116,7 +116,7 @@ def _product_ranking_chart(rows) -> Markup:
         [str(r.revenue_rank) for r in rows],
         [r.revenue_cents for r in rows],
         title="Revenue by product rank (A class in blue)",
-        fmt=money,
+        unit=charts.money_unit(),
         highlight=[r.abc_class != "A" for r in rows],
     )
 
@@ -127,7 +127,7 @@ def _stock_cover_chart(rows) -> Markup:
         [r.sku for r in covered],
         [r.days_of_cover for r in covered],
         title="Days of cover, most urgent first (reorder in red)",
-        fmt=lambda v: f"{v:.0f} d",
+        unit=charts.DAYS,
         highlight=[r.reorder for r in covered],
     )
 

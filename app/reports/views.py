@@ -1,4 +1,5 @@
-"""/reports/: the index, each report page, its CSV and its EXPLAIN plan."""
+"""/reports/: the index, each report page, its CSV and its EXPLAIN plan, shown in the
+admin console's layout (its navbar, menu and styles) and listed in its menu."""
 
 from __future__ import annotations
 
@@ -13,16 +14,80 @@ from flask import (
     abort,
     current_app,
     redirect,
-    render_template,
     request,
     url_for,
 )
+from flask_admin import Admin, BaseView, expose
+from flask_admin.menu import MenuDivider, MenuLink
 from flask_login import current_user
 
 from app.reports.definitions import REPORTS, csv_value, show
 from app.reports.runner import ReportDatabaseLost, ReportTimeout, explain_report, run_report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+MENU_CATEGORY = "Reports"
+_LAYOUT = "stockroom.reports_layout"  # the app's ReportsLayout, in app.extensions
+
+
+class ReportsLayout(BaseView):
+    """Lends the report pages the admin console's layout: rendering through a
+    Flask-Admin view gives ``admin/master.html`` what it needs (``admin_view`` for the
+    menu, the theme, the static URLs, the CSP nonce). Hidden from the menu, which
+    lists the reports themselves (:class:`ReportLink`); its own URL, /admin/reports/,
+    leads to /reports/."""
+
+    def is_visible(self) -> bool:
+        return False
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @expose("/")
+    def index(self):
+        return redirect(url_for("reports.index"))
+
+
+class ReportLink(MenuLink):
+    """A menu entry for a reports page (``url_for`` with arguments, which MenuLink
+    lacks), shown as active on that page and the pages under it."""
+
+    def __init__(self, name: str, endpoint: str, **values) -> None:
+        super().__init__(name, endpoint=endpoint, category=MENU_CATEGORY)
+        self.values = values
+
+    def get_url(self) -> str:
+        return url_for(self.endpoint, **self.values)
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    def is_active(self, view) -> bool:
+        if not self.values:
+            return request.endpoint == self.endpoint
+        return request.blueprint == bp.name and request.view_args == self.values
+
+
+def add_to_admin(admin: Admin) -> None:
+    """Put the reports in ``admin``'s menu (the index, then each report by title) and
+    give their pages its layout; called by the app factory once the console is built
+    (the console itself knows nothing of reports)."""
+    layout = ReportsLayout(name="Reports", endpoint="reports_layout", url="reports")
+    admin.add_view(layout)
+    admin.app.extensions[_LAYOUT] = layout
+    admin.add_link(ReportLink("All reports", "reports.index"))
+    admin.add_menu_item(MenuDivider(), target_category=MENU_CATEGORY)
+    for report in REPORTS.values():
+        admin.add_link(ReportLink(report.title, "reports.show_report", slug=report.slug))
+
+
+def render(template: str, **context) -> str:
+    """A reports template, inside the admin console's layout (templates/reports/
+    layout.html extends admin/master.html)."""
+    return current_app.extensions[_LAYOUT].render(template, **context)
 
 
 @bp.before_request
@@ -42,7 +107,7 @@ def report_value(value, column):
 @bp.get("/")
 def index():
     """The list of reports."""
-    return render_template("reports/index.html", reports=REPORTS.values())
+    return render("reports/index.html", reports=REPORTS.values())
 
 
 def _links(report) -> dict:
@@ -73,7 +138,7 @@ def show_report(slug: str):
     def page(status=200, result=None, timeout=None, headers=None):
         chart = report.chart(result.rows) if result else None
         return (
-            render_template(
+            render(
                 "reports/report.html",
                 report=report,
                 form=form,
@@ -147,11 +212,11 @@ def explain(slug: str):
         plan, execution_ms = "The plan took longer than the report time limit.", None
     except ReportDatabaseLost:
         plan, execution_ms = "The reports database went away while the plan ran; retry.", None
-    return render_template(
+    return render(
         "reports/explain.html",
         report=report,
         plan=plan,
         execution_ms=execution_ms,
         source=source,
-        args=request.args,
+        page_url=_links(report)["page_url"],
     )

@@ -12,3 +12,10 @@ document.addEventListener("click", function (event) {
     event.preventDefault();
   }
 });
+
+// Flask-Admin's menu and filter toggles are links to "javascript:void(0)"; following
+// one is script the policy blocks (a console error per click). They only open
+// dropdowns, which Bootstrap does on the click itself: a plain "#" does the same.
+document.querySelectorAll('a[href^="javascript:"]').forEach(function (link) {
+  link.setAttribute("href", "#");
+});

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_admin import expose
 
+from app.admin.database import history, history_charts
 from app.admin.security import SecureBaseView
 from app.db.deployment import deployment_check
 from app.db.pgbouncer import live_bouncer_pools, process_bouncer_limits
@@ -81,6 +82,7 @@ def pool_page(session: DbSession, app: Flask) -> dict:
         "connections": connections,
         "app_connections": ours,
         "checked_out": sum(w["pool"]["checked_out"] for w in workers),
+        "waiting_now": sum(w["pool"].get("waiting", 0) for w in workers),
         "held": held,
         "leak_seconds": app.config["DB_LEAK_SECONDS"],
     }
@@ -93,4 +95,12 @@ class PoolView(SecureBaseView):
     def index(self):
         app = current_app._get_current_object()
         refresh_own_report(app)
-        return self.render("admin/db/pool.html", **pool_page(db.session, app))
+        shown = history.window(db.session, request.args.get("window"))
+        markers = history.markers(db.session, shown)
+        return self.render(
+            "admin/db/pool.html",
+            window=shown,
+            windows=history.WINDOWS,
+            charts=history_charts.pool_charts(db.session, shown, markers),
+            **pool_page(db.session, app),
+        )

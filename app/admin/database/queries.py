@@ -1,5 +1,6 @@
-"""/admin/db/queries/: slow statements captured by all workers, pg_stat_statements,
-and EXPLAIN for a captured SELECT."""
+"""/admin/db/queries/: the app's traffic and statement shapes over a window (from the
+console's history), slow statements captured by all workers, pg_stat_statements;
+a page per statement shape (/admin/db/queries/<fingerprint>) and EXPLAIN."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from psycopg import sql as pgsql
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from app.admin.database import history, history_charts
 from app.admin.security import SecureBaseView
+from app.charts import seconds_text
 from app.db.engine import direct_engine
 from app.db.models import SlowQueryReport
 from app.db.reporter import refresh_own_report
 from app.db.sql import query
-from app.db.transactions import DbSession
+from app.db.statements import comparable, strip_comments
+from app.db.transactions import DbSession, run_in_transaction
 from app.extensions import db
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -67,21 +71,30 @@ def generic_placeholders(statement: str) -> str:
 
 
 def explain(session: DbSession, fingerprint: str, *, analyze: bool) -> tuple[str, str]:
-    """(statement, plan) for a captured SELECT, run read-only under a timeout."""
+    """(statement, plan) for a SELECT the app ran, run read-only under a timeout:
+    the generic plan of any such statement shape, EXPLAIN ANALYZE with the values
+    captured with a slow one."""
     captured = session.execute(
         select(SlowQueryReport.sql, SlowQueryReport.params)
         .where(SlowQueryReport.fingerprint == fingerprint)
         .order_by(SlowQueryReport.last_seen.desc())
         .limit(1)
     ).first()
-    if captured is None:
-        raise LookupError(fingerprint)
-    statement, params = captured
+    if captured is not None:
+        statement, params = captured
+    else:
+        shape = session.execute(
+            query("app.admin.database", "statement_shape.sql"), {"fingerprint": fingerprint}
+        ).first()
+        if shape is None:
+            raise LookupError(fingerprint)
+        statement, params = shape.sql, None
     if not is_plain_select(statement):
-        raise ExplainRefused("Only captured SELECT statements can be explained.")
+        raise ExplainRefused("Only SELECT statements can be explained.")
     if analyze and _PLACEHOLDER.search(statement) and not params:
         raise ExplainRefused(
-            "No parameters were captured for this statement; EXPLAIN ANALYZE needs them."
+            "No parameters were captured for this statement (only slow statements keep "
+            "theirs); EXPLAIN ANALYZE needs them. The generic plan needs none."
         )
     # Its own transaction settings: over a direct connection when there is one.
     raw = direct_engine().raw_connection()
@@ -102,23 +115,119 @@ def explain(session: DbSession, fingerprint: str, *, analyze: bool) -> tuple[str
     return statement, plan
 
 
+def save_plan(session: DbSession, fingerprint: str, plan: str) -> None:
+    """Keep the plan just shown, for the statement page."""
+    session.execute(
+        query("app.admin.database", "save_plan.sql"), {"fingerprint": fingerprint, "plan": plan}
+    )
+
+
+def preview(sql: str, length: int = 140) -> str:
+    """A statement's first characters on one line, without its comments: a .sql
+    file's explanation must not hide that the statement is, say, a locking read."""
+    text = " ".join(strip_comments(sql).split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def server_rows(session: DbSession, sql: str, cached: list[int] | None):
+    """pg_stat_statements' rows for a statement shape (its cached queryids, or matched
+    by text now), or None without pg_stat_statements."""
+    available = session.execute(query("app.admin.database", "has_pg_stat_statements.sql")).scalar()
+    if not available:
+        return None, []
+    queryids = list(cached or [])
+    if not queryids:
+        wanted = comparable(sql)
+        queryids = [
+            queryid
+            for queryid, text in session.execute(query("app.db", "history_server_texts.sql"))
+            if comparable(text) == wanted
+        ]
+    rows = session.execute(
+        query("app.admin.database", "statement_server_rows.sql"), {"queryids": queryids}
+    ).all()
+    return rows, queryids
+
+
+def _fingerprint_or_404(fingerprint: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{16}", fingerprint):
+        abort(404)
+    return fingerprint
+
+
 class QueriesView(SecureBaseView):
-    """The queries page and its EXPLAIN view."""
+    """The queries page, a page per statement shape, and EXPLAIN."""
 
     @expose("/")
     def index(self):
         refresh_own_report(current_app._get_current_object())
+        shown = history.window(db.session, request.args.get("window"))
+        markers = history.markers(db.session, shown)
+        endpoint = request.args.get("endpoint") or None
+        sort = request.args.get("sort", "total")
+        sort = sort if sort in history.STATEMENT_SORTS else "total"
+        shapes = history.statements(db.session, shown, endpoint=endpoint, sort=sort)
+        top = sorted(shapes, key=history.STATEMENT_SORTS["total"], reverse=True)[:5]
+        top_charts = history_charts.statements_charts(db.session, shown, markers, top)
         return self.render(
             "admin/db/queries.html",
+            window=shown,
+            windows=history.WINDOWS,
+            traffic=history_charts.traffic_charts(db.session, shown, markers),
+            top_p95=top_charts["p95"],
+            top_mean=top_charts["mean"],
+            top=top,
+            shapes=shapes,
+            sort=sort,
+            sorts=list(history.STATEMENT_SORTS),
+            endpoint=endpoint,
+            endpoints=history.endpoints(db.session, shown),
+            preview=preview,
+            duration=seconds_text,
             captured=captured_statements(db.session),
             statistics=statement_statistics(db.session),
             threshold_ms=current_app.config["SLOW_QUERY_MS"],
         )
 
+    @expose("/<fingerprint>")
+    def statement_view(self, fingerprint: str):
+        _fingerprint_or_404(fingerprint)
+        shape = db.session.execute(
+            query("app.admin.database", "statement_shape.sql"), {"fingerprint": fingerprint}
+        ).first()
+        captured = db.session.execute(
+            select(SlowQueryReport.sql).where(SlowQueryReport.fingerprint == fingerprint).limit(1)
+        ).scalar()
+        sql = shape.sql if shape is not None else captured
+        if sql is None:
+            abort(404)
+        shown = history.window(db.session, request.args.get("window"))
+        markers = history.markers(db.session, shown)
+        server, queryids = server_rows(db.session, sql, shape.queryids if shape else None)
+        return self.render(
+            "admin/db/statement.html",
+            fingerprint=fingerprint,
+            sql=sql,
+            shape=shape,
+            window=shown,
+            windows=history.WINDOWS,
+            totals=history.statement_totals(db.session, shown, fingerprint),
+            charts=history_charts.statement_charts(
+                db.session, shown, markers, fingerprint, queryids
+            ),
+            sources=db.session.execute(
+                query("app.admin.database", "statement_sources.sql"), {"fingerprint": fingerprint}
+            ).all(),
+            server=server,
+            queryids=queryids,
+            explainable=is_plain_select(sql),
+            duration=seconds_text,
+            analyzable=captured is not None,
+        )
+
     @expose("/explain/<fingerprint>")
     def explain_view(self, fingerprint: str):
-        if not re.fullmatch(r"[0-9a-f]{16}", fingerprint):
-            abort(404)
+        _fingerprint_or_404(fingerprint)
         analyze = request.args.get("analyze") == "1"
         try:
             statement, plan = explain(db.session, fingerprint, analyze=analyze)
@@ -129,6 +238,8 @@ class QueriesView(SecureBaseView):
             statement, plan, error = None, None, str(refused)
         except (DBAPIError, psycopg.Error) as failed:
             statement, plan, error = None, None, str(getattr(failed, "orig", failed)).strip()
+        if plan:
+            run_in_transaction(db.session, lambda session: save_plan(session, fingerprint, plan))
         return self.render(
             "admin/db/explain.html",
             fingerprint=fingerprint,
