@@ -33,7 +33,8 @@ def answers(url: str, timeout: float = 2) -> bool:
 
 
 class GunicornProcess:
-    """``gunicorn -c gunicorn.conf.py wsgi:app`` with ``env``, on ``bind:port``.
+    """``gunicorn -c gunicorn.conf.py wsgi:app`` (or another ``app``) with ``env``, on
+    ``bind:port``.
 
     ``log``: a file for its output (None: this process's own stdout and stderr).
     ``own_session``: a terminal's Ctrl-C then reaches only the parent, which stops
@@ -49,8 +50,10 @@ class GunicornProcess:
         bind: str = "127.0.0.1",
         log: Path | None = None,
         own_session: bool = False,
+        app: str = "wsgi:app",
     ) -> None:
         self.port = port or free_port()
+        self.app = app
         self.bind = bind
         self.env = env | {"PORT": str(self.port), "BIND": bind}
         self.log_path = log
@@ -69,7 +72,7 @@ class GunicornProcess:
         if self.log_path is not None:
             self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), self.app],
             cwd=PROJECT_ROOT,
             env=self.env,
             stdout=self._log,

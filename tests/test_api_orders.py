@@ -58,8 +58,12 @@ def test_statement_count_does_not_grow_with_lines(api, session, engine, locking)
 
     one, twenty = (statements_for(body) for body in bodies)
     assert len(one) == len(twenty)
-    # token lookup, read (or lock) the products, take stock and write order + lines
-    assert len(one) == 3, one
+    if locking == "pessimistic":
+        # token lookup; one statement locks, checks, takes stock, writes order + lines
+        assert len(one) == 2, one
+    else:
+        # token lookup, read the products, take stock and write order + lines
+        assert len(one) == 3, one
 
 
 def test_insufficient_stock_names_the_product_and_writes_nothing(api, session):
@@ -197,3 +201,79 @@ def test_orders_record_their_item_count(api, session):
     order = session.scalar(select(Order).where(Order.public_id == placed["public_id"]))
     assert order.item_count == 7
     assert order.cancelled_by_id is None
+
+
+@pytest.mark.parametrize("locking", STRATEGIES)
+def test_every_short_line_is_reported_and_nothing_is_taken(api, session, locking):
+    customer = add_customer(session)
+    plenty, short_a, short_b = (add_product(session, stock=s) for s in (50, 2, 0))
+    response = api.post(
+        "/api/orders",
+        json=order_body(customer, (short_b, 1), (plenty, 5), (short_a, 3), locking=locking),
+    )
+    assert response.status_code == 409
+    shortages = {
+        s["product_id"]: (s["requested"], s["available"]) for s in response.json["shortages"]
+    }
+    assert shortages == {short_a.id: (3, 2), short_b.id: (1, 0)}
+    for product, stock in ((plenty, 50), (short_a, 2), (short_b, 0)):
+        session.refresh(product)
+        assert product.stock == stock
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+@pytest.mark.parametrize("locking", STRATEGIES)
+def test_an_unknown_product_among_several_is_named_and_nothing_is_taken(api, session, locking):
+    customer = add_customer(session)
+    known = add_product(session, stock=5)
+    gone = add_product(session, stock=5)
+    gone.deleted_at = func.now()  # soft-deleted: unknown to orders
+    session.commit()
+    response = api.post(
+        "/api/orders",
+        json={
+            "customer_id": customer.id,
+            "locking": locking,
+            "lines": [
+                {"product_id": known.id, "quantity": 1},
+                {"product_id": gone.id, "quantity": 1},
+                {"product_id": 987654, "quantity": 1},
+            ],
+        },
+    )
+    assert response.status_code == 404
+    assert response.json["type"] == "/problems/unknown-product"
+    assert set(response.json["product_ids"]) == {gone.id, 987654}
+    session.refresh(known)
+    assert known.stock == 5
+
+
+@pytest.mark.parametrize("locking", STRATEGIES)
+def test_an_unknown_customer_takes_nothing(api, session, locking):
+    product = add_product(session, stock=5)
+    response = api.post(
+        "/api/orders",
+        json={
+            "customer_id": 987654,
+            "locking": locking,
+            "lines": [{"product_id": product.id, "quantity": 2}],
+        },
+    )
+    assert (response.status_code, response.json["type"]) == (404, "/problems/unknown-customer")
+    session.refresh(product)
+    assert product.stock == 5
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+@pytest.mark.parametrize("locking", STRATEGIES)
+def test_a_one_line_order_past_the_stock_says_what_is_left(api, session, locking):
+    customer = add_customer(session)
+    product = add_product(session, stock=3, price_cents=700)
+    short = api.post("/api/orders", json=order_body(customer, (product, 4), locking=locking))
+    assert short.status_code == 409
+    assert short.json["shortages"] == [{"product_id": product.id, "requested": 4, "available": 3}]
+    placed = api.post("/api/orders", json=order_body(customer, (product, 3), locking=locking))
+    assert placed.status_code == 201
+    assert (placed.json["total_cents"], placed.json["lines"][0]["unit_price_cents"]) == (2100, 700)
+    session.refresh(product)
+    assert product.stock == 0

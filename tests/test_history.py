@@ -114,8 +114,8 @@ def test_each_bucket_of_the_load_has_its_rows(loaded):
 
 def test_statement_shapes_count_every_execution(loaded):
     shop, _server, sent, _started, _ended = loaded
-    # The order's one writing statement (app/orders/write_order.sql), by its fingerprint.
-    statement = query("app.orders", "write_order.sql").compile(dialect=psycopg_dialect())
+    # The one statement of a one-line order (app/orders/place_one.sql), by its fingerprint.
+    statement = query("app.orders", "place_one.sql").compile(dialect=psycopg_dialect())
     fingerprint, _text = fingerprint_of(str(statement))
     rows = shop.sql(
         "SELECT calls, latency_counts FROM db_history_statements WHERE fingerprint = %s",
@@ -173,7 +173,7 @@ def test_the_statement_page_shows_the_servers_row_for_the_same_statement(loaded,
         db.session.remove()
     client = app.test_client()
     assert log_in(client).status_code == 302
-    statement = query("app.orders", "write_order.sql").compile(dialect=psycopg_dialect())
+    statement = query("app.orders", "place_one.sql").compile(dialect=psycopg_dialect())
     fingerprint, _text = fingerprint_of(str(statement))
 
     page = client.get(f"/admin/db/queries/{fingerprint}?window=1h").text
@@ -190,7 +190,7 @@ def test_the_statement_page_shows_the_servers_row_for_the_same_statement(loaded,
         shop.sql(
             "SELECT queryid, calls FROM pg_stat_statements s "
             "JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database() "
-            "WHERE s.query LIKE 'WITH wanted AS%%' AND s.query LIKE '%%INSERT INTO orders%%'"
+            "WHERE s.query LIKE 'WITH verdict AS%%' AND s.query LIKE '%%INSERT INTO orders%%'"
         )
     )
     assert shown == expected

@@ -122,10 +122,12 @@ def _prepare_database(url: str) -> str:
 )
 @click.option(
     "--compare",
-    type=click.Choice(["history"]),
+    type=click.Choice(["history", "stack"]),
     default=None,
     help="history: the app with the console's history sampler on and off, alternating "
-    "(at least 5 rounds for a median ratio worth reading).",
+    "(at least 5 rounds for a median ratio worth reading). stack: one order through "
+    "pgbench (classic and Stockroom's SQL), a raw psycopg app, a textbook ORM app and "
+    "Stockroom with instrumentation on and off, spread and hot, alternating.",
 )
 @click.option(
     "--rounds",
@@ -166,6 +168,30 @@ def bench_orders(
             return
         if compare == "history":
             compare_history(runs, url, workers, threads, token, duration, rounds or 5)
+            return
+        if compare == "stack":
+            from app.bench import stack
+
+            stack_runs = [
+                Run(w, "pessimistic", c)
+                for w in (
+                    ["spread", "hot"]
+                    if workload == "both"
+                    else ["spread" if workload == "uncontended" else "hot"]
+                )
+                for c in concurrencies
+            ]
+            measured = stack.measure(
+                stack_runs,
+                url,
+                BENCH_SIZES,
+                token,
+                workers=workers,
+                threads=threads,
+                duration=duration,
+                rounds=rounds or 5,
+            )
+            stack.report(measured)
             return
         extra = None
         app_url = url

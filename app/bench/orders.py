@@ -32,13 +32,17 @@ BENCH_DATABASE = "stockroom_bench"
 HOT_PRODUCT = 1
 LINES_UNCONTENDED = 3
 BIG_STOCK = 1_000_000
+# The stack comparison's workloads: one unit of one product per order, spread over
+# this many products, or always the hot one.
+SPREAD_PRODUCTS = 1_000
 
 
 @dataclass(frozen=True)
 class Run:
     """One measured configuration."""
 
-    workload: str  # "uncontended" or "contended"
+    # "uncontended", "contended"; the stack comparison's "spread" and "hot"
+    workload: str
     locking: str
     concurrency: int
 
@@ -84,9 +88,11 @@ def order_count(url: str) -> int:
 # -- the app side ----------------------------------------------------------------------
 
 
-def bench_server(url: str, workers: int, threads: int, extra_env: dict | None = None):
-    """gunicorn serving the bench database, started; its log is kept after the run
-    (the place to look when gunicorn misbehaves)."""
+def bench_server(
+    url: str, workers: int, threads: int, extra_env: dict | None = None, app: str = "wsgi:app"
+):
+    """gunicorn serving ``app`` (Stockroom by default) on the bench database, started;
+    its log is kept after the run (the place to look when gunicorn misbehaves)."""
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (a path to keep, not a handle)
         prefix="stockroom-bench-", suffix=".log", delete=False
     )
@@ -103,7 +109,7 @@ def bench_server(url: str, workers: int, threads: int, extra_env: dict | None = 
         }
         | (extra_env or {})
     )
-    return GunicornProcess(env, log=Path(log.name)).start()
+    return GunicornProcess(env, log=Path(log.name), app=app).start()
 
 
 def workers_cpu_seconds(master_pid: int) -> float:
@@ -129,8 +135,10 @@ def request_factory(run: Run, *, customers: int, products: int, token: str):
     headers = {"Authorization": f"Bearer {token}"}
 
     def next_request() -> bytes:
-        if run.workload == "contended":
+        if run.workload in ("contended", "hot"):
             product_ids = [HOT_PRODUCT]
+        elif run.workload == "spread":
+            product_ids = [rng.randint(1, min(SPREAD_PRODUCTS, products))]
         else:
             product_ids = rng.sample(range(1, products + 1), LINES_UNCONTENDED)
         body = {
@@ -160,8 +168,11 @@ def pgbench_script(run: Run, *, products: int) -> str:
     service builds in Python, is written as an ARRAY of pgbench variables, and the
     values the service reads in its first statement are captured with ``\\gset``.
     """
-    if run.workload == "contended":
+    if run.workload in ("contended", "hot"):
         setup = [f"\\set p1 {HOT_PRODUCT}"]
+        ids = "ARRAY[:p1]"
+    elif run.workload == "spread":
+        setup = [f"\\set p1 random(1, {min(SPREAD_PRODUCTS, products)})"]
         ids = "ARRAY[:p1]"
     else:
         third = products // LINES_UNCONTENDED
@@ -171,25 +182,65 @@ def pgbench_script(run: Run, *, products: int) -> str:
             f"\\set p3 :p2 + {third}",
         ]
         ids = "ARRAY[:p1, :p2, :p3]"
-    read = "lock_products.sql" if run.locking == "pessimistic" else "read_products.sql"
-    read_sql = _statement("app.orders", read).replace(":product_ids", ids)
-    write_sql = _statement("app.orders", "write_order.sql")
+    token_lookup = (
+        "SELECT id, name, prefix, token_hash, created_at, last_used_at, revoked_at "
+        "FROM api_tokens WHERE prefix = :prefix AND revoked_at IS NULL;"
+    )
+    if run.locking == "pessimistic" and ids == "ARRAY[:p1]":
+        # One line: one conditional UPDATE takes and writes (place_one.sql).
+        place = (
+            _statement("app.orders", "place_one.sql")
+            .replace(":product_id", ":p1")
+            .replace(":quantity", "1")
+        )
+        body = ["BEGIN;", place + ";", "COMMIT;"]
+    elif run.locking == "pessimistic":
+        # One statement locks, checks, takes and writes (place_order.sql).
+        ones = "ARRAY[" + ", ".join("1" for _ in ids.split(",")) + "]"
+        place = (
+            _statement("app.orders", "place_order.sql")
+            .replace(":product_ids", ids)
+            .replace(":quantities", ones)
+        )
+        body = ["BEGIN;", place + ";", "COMMIT;"]
+    else:
+        read_sql = _statement("app.orders", "read_products.sql").replace(":product_ids", ids)
+        write_sql = _statement("app.orders", "write_order.sql")
+        body = [
+            "BEGIN;",
+            # The service's read, keeping what the write needs.
+            "SELECT array_agg(id ORDER BY id) AS product_ids,"
+            " array_agg(version ORDER BY id) AS versions,"
+            " array_agg(price_cents ORDER BY id) AS prices,"
+            " array_agg(1) AS quantities, sum(price_cents) AS total_cents"
+            f" FROM ({read_sql}) AS read_rows \\gset",
+            write_sql + ";",
+            "COMMIT;",
+        ]
+    return (
+        "\n".join(["\\set customer_id random(1, :customers)", *setup, token_lookup, *body]) + "\n"
+    )
+
+
+def classic_pgbench_script(run: Run, *, products: int) -> str:
+    """The classic order transaction (as the floor app runs it), in pgbench's language:
+    lock the product, take one unit, insert the order and its line."""
+    if run.workload == "hot":
+        pick = f"\\set p {HOT_PRODUCT}"
+    else:
+        pick = f"\\set p random(1, {min(SPREAD_PRODUCTS, products)})"
     return (
         "\n".join(
             [
                 "\\set customer_id random(1, :customers)",
-                *setup,
-                # The token lookup every API request makes.
-                "SELECT id, name, prefix, token_hash, created_at, last_used_at, revoked_at "
-                "FROM api_tokens WHERE prefix = :prefix AND revoked_at IS NULL;",
+                pick,
                 "BEGIN;",
-                # The service's read (or lock), keeping what the write needs.
-                "SELECT array_agg(id ORDER BY id) AS product_ids,"
-                " array_agg(version ORDER BY id) AS versions,"
-                " array_agg(price_cents ORDER BY id) AS prices,"
-                " array_agg(1) AS quantities, sum(price_cents) AS total_cents"
-                f" FROM ({read_sql}) AS read_rows \\gset",
-                write_sql + ";",
+                "SELECT stock, price_cents FROM products WHERE id = :p FOR UPDATE \\gset",
+                "UPDATE products SET stock = stock - 1 WHERE id = :p;",
+                "INSERT INTO orders (customer_id, total_cents, item_count)"
+                " VALUES (:customer_id, :price_cents, 1) RETURNING id AS order_id \\gset",
+                "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents)"
+                " VALUES (:order_id, :p, 1, :price_cents);",
                 "COMMIT;",
             ]
         )

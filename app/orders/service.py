@@ -148,25 +148,104 @@ def place_order(session: DbSession, request: OrderRequest) -> PlacedOrder:
     version check lost a race (the caller rolls back and retries).
     """
     lines = sorted(request.lines, key=lambda line: line.product_id)
-    product_ids = [line.product_id for line in lines]
-    read = "lock_products.sql" if request.locking == PESSIMISTIC else "read_products.sql"
-    rows = session.execute(
-        query("app.orders", read),
-        {"product_ids": product_ids, "customer_id": request.customer_id},
-    ).all()
-    products = {row.id: row for row in rows}
-    missing = [pid for pid in product_ids if pid not in products]
+    if request.locking == PESSIMISTIC:
+        if len(lines) == 1:
+            return _place_one(session, request, lines[0])
+        return _place_locked(session, request, lines)
+    return _place_optimistic(session, request, lines)
+
+
+def _refusal(
+    request: OrderRequest, lines: list[LineRequest], products: dict, customer_known: bool
+) -> OrderError | None:
+    """Why an order cannot be written (unknown products first, then the customer,
+    then every short line), or None when nothing stands in its way."""
+    missing = [line.product_id for line in lines if line.product_id not in products]
     if missing:
-        raise UnknownProducts(missing)
-    if not rows[0].customer_known:
-        raise UnknownCustomer(request.customer_id)
+        return UnknownProducts(missing)
+    if not customer_known:
+        return UnknownCustomer(request.customer_id)
     shortages = [
         Shortage(line.product_id, line.quantity, products[line.product_id].stock)
         for line in lines
         if products[line.product_id].stock < line.quantity
     ]
-    if shortages:
-        raise InsufficientStock(shortages)
+    return InsufficientStock(shortages) if shortages else None
+
+
+def _placed(
+    request: OrderRequest, lines, order_id: int, written, prices: dict[int, int]
+) -> PlacedOrder:
+    """The placed order as the service returns it, from the written row."""
+    return PlacedOrder(
+        id=order_id,
+        public_id=written.public_id,
+        customer_id=request.customer_id,
+        status=written.status,
+        total_cents=written.total_cents,
+        placed_at=written.placed_at,
+        lines=tuple(
+            PlacedLine(line.product_id, line.quantity, prices[line.product_id]) for line in lines
+        ),
+    )
+
+
+def _place_one(session: DbSession, request: OrderRequest, line: LineRequest) -> PlacedOrder:
+    """Pessimistic, one line (a flash sale's order): a conditional UPDATE takes the
+    stock and the same statement writes the order (place_one.sql); the row is locked
+    by that UPDATE until the commit. Only a refusal reads again, to say why."""
+    written = session.execute(
+        query("app.orders", "place_one.sql"),
+        {
+            "product_id": line.product_id,
+            "quantity": line.quantity,
+            "customer_id": request.customer_id,
+        },
+    ).first()
+    if written is not None:
+        return _placed(request, [line], written.id, written, {line.product_id: written.price_cents})
+    rows = session.execute(
+        query("app.orders", "read_products.sql"),
+        {"product_ids": [line.product_id], "customer_id": request.customer_id},
+    ).all()
+    products = {row.id: row for row in rows}
+    refused = _refusal(request, [line], products, bool(rows) and rows[0].customer_known)
+    # Short when the UPDATE ran, restocked since: try again.
+    raise refused or RetryableConflict("the stock changed while the order was placed")
+
+
+def _place_locked(session: DbSession, request: OrderRequest, lines) -> PlacedOrder:
+    """Pessimistic: one statement locks, checks, takes and writes (place_order.sql),
+    so the product rows stay locked only from it to the commit."""
+    rows = session.execute(
+        query("app.orders", "place_order.sql"),
+        {
+            "product_ids": [line.product_id for line in lines],
+            "quantities": [line.quantity for line in lines],
+            "customer_id": request.customer_id,
+        },
+    ).all()
+    products = {row.id: row for row in rows}
+    if not rows or rows[0].order_id is None:
+        refused = _refusal(request, lines, products, bool(rows) and rows[0].customer_known)
+        # Nothing in the way yet nothing written cannot happen under the lock.
+        raise refused or RetryableConflict("the order was not written")
+    prices = {pid: row.price_cents for pid, row in products.items()}
+    return _placed(request, lines, rows[0].order_id, rows[0], prices)
+
+
+def _place_optimistic(session: DbSession, request: OrderRequest, lines) -> PlacedOrder:
+    """Optimistic: read without locking, then write only if no product's version
+    changed meanwhile (else :class:`RetryableConflict`)."""
+    product_ids = [line.product_id for line in lines]
+    rows = session.execute(
+        query("app.orders", "read_products.sql"),
+        {"product_ids": product_ids, "customer_id": request.customer_id},
+    ).all()
+    products = {row.id: row for row in rows}
+    refused = _refusal(request, lines, products, bool(rows) and rows[0].customer_known)
+    if refused is not None:
+        raise refused
 
     prices = [products[pid].price_cents for pid in product_ids]
     quantities = [line.quantity for line in lines]
@@ -184,18 +263,8 @@ def place_order(session: DbSession, request: OrderRequest) -> PlacedOrder:
     ).one()
     if written.id is None:
         raise RetryableConflict("a product changed since it was read")
-    return PlacedOrder(
-        id=written.id,
-        public_id=written.public_id,
-        customer_id=request.customer_id,
-        status=written.status,
-        total_cents=written.total_cents,
-        placed_at=written.placed_at,
-        lines=tuple(
-            PlacedLine(pid, quantity, price)
-            for pid, quantity, price in zip(product_ids, quantities, prices, strict=True)
-        ),
-    )
+    prices_by_id = {pid: row.price_cents for pid, row in products.items()}
+    return _placed(request, lines, written.id, written, prices_by_id)
 
 
 def get_order(session: DbSession, public_id: str) -> Order:
