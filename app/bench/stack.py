@@ -178,11 +178,11 @@ def report(results: dict[Run, Measured]) -> None:
             cpus = [s.cpu_ms for s in got if s.cpu_ms is not None]
             vs_floor = _ratios(got, samples[FLOOR]) if APPS[name] is not None else []
             vs_classic = _ratios(got, samples[PGBENCH_CLASSIC])
+            p99 = f"{statistics.median(p99s):>7.1f}" if p99s else f"{'-':>7}"
+            cpu = f"{statistics.median(cpus):>12.2f}" if cpus else f"{'-':>12}"
             click.echo(
                 f"{run.workload:<8} {name:<22} {median_rate:>9.0f} {_spread(vs_floor)} "
-                f"{_spread(vs_classic)} "
-                f"{statistics.median(p99s) if p99s else float('nan'):>7.1f} "
-                f"{statistics.median(cpus) if cpus else float('nan'):>12.2f}"
+                f"{_spread(vs_classic)} {p99} {cpu}"
             )
         instrumentation = _ratios(samples[STOCKROOM_ON], samples[STOCKROOM_OFF])
         p99_on = statistics.median(s.p99 for s in samples[STOCKROOM_ON] if s.p99 is not None)
