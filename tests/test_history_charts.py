@@ -140,3 +140,13 @@ def test_history_pages_issue_a_fixed_number_of_queries(history_console, path):
     count()
     again = count()
     assert len(again) == len(few), sorted(set(again) - set(few))
+
+
+@pytest.mark.parametrize(
+    "query", ["endpoint=%00", "endpoint=" + "x" * 5000, "sort=%00&window=%00", "window=9" * 30]
+)
+def test_odd_query_strings_get_a_page_not_an_error(history_console, query):
+    _app, client = history_console
+    page = client.get(f"/admin/db/queries/?{query}")
+    assert page.status_code == 200
+    assert 'id="window-range"' in page.text

@@ -51,7 +51,7 @@ MAX_PAGE = 100_000
 MAX_SEARCH = 200
 
 
-def _clean_text(value):
+def clean_text(value):
     """Text from the query string without NUL bytes (PostgreSQL refuses them), capped."""
     return value.replace("\x00", "")[:MAX_SEARCH] if isinstance(value, str) else value
 
@@ -122,11 +122,9 @@ class SecureModelView(LoginRequired, ModelView):
                 setattr(args, name, default)
         args.page = min(max(args.page or 0, 0), MAX_PAGE)
         if args.search:
-            args.search = _clean_text(args.search) or None
+            args.search = clean_text(args.search) or None
         if args.filters:
-            args.filters = [
-                (index, name, _clean_text(value)) for index, name, value in args.filters
-            ]
+            args.filters = [(index, name, clean_text(value)) for index, name, value in args.filters]
         return args
 
     def get_list(self, *args, **kwargs):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from app.admin.database import history, history_charts
-from app.admin.security import SecureBaseView
+from app.admin.security import SecureBaseView, clean_text
 from app.charts import seconds_text
 from app.db.engine import direct_engine
 from app.db.models import SlowQueryReport
@@ -163,7 +163,8 @@ class QueriesView(SecureBaseView):
         refresh_own_report(current_app._get_current_object())
         shown = history.window(db.session, request.args.get("window"))
         markers = history.markers(db.session, shown)
-        endpoint = request.args.get("endpoint") or None
+        # Free text from the query string: no NUL (PostgreSQL refuses it), capped.
+        endpoint = clean_text(request.args.get("endpoint")) or None
         sort = request.args.get("sort", "total")
         sort = sort if sort in history.STATEMENT_SORTS else "total"
         shapes = history.statements(db.session, shown, endpoint=endpoint, sort=sort)
