@@ -4,16 +4,14 @@ tables' size per day."""
 
 from __future__ import annotations
 
-import logging
 import statistics
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import text
 
-from app.bench.reports import ADMIN
+from app.bench.reports import admin_client, time_page
 from app.db.history import fold_hour
 from app.db.jobs import claim
 from app.db.sql import query
@@ -91,21 +89,10 @@ def console_paths() -> list[str]:
 
 def time_pages(app: Flask, paths: list[str]) -> dict[str, tuple[float, float, int]]:
     """(median ms, max ms, bytes) of each page, after one warm-up request."""
-    logging.getLogger("stockroom.request").setLevel(logging.WARNING)
-    client = app.test_client()
-    page = client.get("/login")
-    token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    client.post("/login", data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token})
+    client = admin_client(app)
     timings = {}
     for path in paths:
-        client.get(path)
-        samples = []
-        for _ in range(PAGE_RUNS):
-            started = time.perf_counter()
-            response = client.get(path)
-            samples.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"{path} answered {response.status_code}")
+        samples, response = time_page(client, path, PAGE_RUNS)
         timings[path] = (statistics.median(samples), max(samples), len(response.data))
     return timings
 

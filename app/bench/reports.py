@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import flask_migrate
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from app.auth.admins import set_admin_password
 from app.config import sqlalchemy_url
@@ -60,25 +62,38 @@ def prepare(app_factory, url: str, sizes: SeedSizes, until) -> Flask:
     return app
 
 
-def time_reports(app: Flask) -> list[ReportTiming]:
-    """Median page time (full request: login session, SQL, table, chart) and median
-    EXPLAIN ANALYZE execution time of every report at its default filters."""
-    # The per-request log lines would bury the table.
+def admin_client(app: Flask) -> FlaskClient:
+    """A test client logged in as the bench admin (per-request log lines silenced:
+    they would bury the table)."""
     logging.getLogger("stockroom.request").setLevel(logging.WARNING)
     client = app.test_client()
     page = client.get("/login")
     token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     client.post("/login", data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token})
+    return client
+
+
+def time_page(client: FlaskClient, path: str, runs: int) -> tuple[list[float], TestResponse]:
+    """Milliseconds of ``runs`` whole requests of ``path`` after one warm-up request
+    (plans, caches), and the last response; RuntimeError unless each answers 200."""
+    client.get(path)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path)
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code}")
+    return samples, response
+
+
+def time_reports(app: Flask) -> list[ReportTiming]:
+    """Median page time (full request: login session, SQL, table, chart) and median
+    EXPLAIN ANALYZE execution time of every report at its default filters."""
+    client = admin_client(app)
     timings = []
     for slug, report in REPORTS.items():
-        client.get(f"/reports/{slug}")  # warm: plans, caches
-        samples = []
-        for _ in range(PAGE_RUNS):
-            started = time.perf_counter()
-            response = client.get(f"/reports/{slug}")
-            samples.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"/reports/{slug} answered {response.status_code}")
+        samples, response = time_page(client, f"/reports/{slug}", PAGE_RUNS)
         rows = response.text.count("<tr>") - 1
         with app.test_request_context(f"/reports/{slug}"), app.app_context():
             params = report.form().params()
