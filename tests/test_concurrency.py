@@ -6,9 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from builders import add_customer, add_product, bearer
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from app.catalog.models import Product
+from app.extensions import db
 from app.orders.models import Order, OrderLine
 
 THREADS = 16
@@ -192,3 +193,46 @@ def test_same_idempotency_key_from_many_threads_creates_one_order(shop_app, comm
     with committed.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
     assert product_state(committed, product) == (98, 2)
+
+
+def test_a_one_statement_order_is_committed_before_the_app_reads_its_answer(
+    shop_app, committed, shop
+):
+    """The order's statement runs on its own: by the time the app sees its result, the
+    server has committed it and released the product's row lock (no COMMIT round
+    trip while a flash sale queues on that row). The pooled connection goes back to
+    transactions afterwards."""
+    with committed.sessions() as session:
+        product = add_product(session, stock=10).id
+        session.commit()
+    seen = []
+
+    def after_execute(conn, cursor, statement, *args):
+        if "UPDATE products" not in statement:
+            return
+        with committed.connect() as other:
+            other.execute(text("SET lock_timeout = '1ms'"))
+            stock = other.execute(
+                text("SELECT stock FROM products WHERE id = :id FOR UPDATE NOWAIT"), {"id": product}
+            ).scalar_one()
+            other.rollback()
+        seen.append(stock)
+
+    def checkout(dbapi_connection, record, proxy):
+        seen.append(("autocommit at checkout", dbapi_connection.autocommit))
+
+    with shop_app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", after_execute)
+    event.listen(engine, "checkout", checkout)
+    try:
+        client = shop_app.test_client()
+        responses = [place(shop, [(product, 1)], "pessimistic")(client) for _ in range(2)]
+    finally:
+        event.remove(engine, "after_cursor_execute", after_execute)
+        event.remove(engine, "checkout", checkout)
+    assert [r.status_code for r in responses] == [201, 201]
+    # Another connection could lock the row and saw the stock already taken.
+    assert [s for s in seen if isinstance(s, int)] == [9, 8]
+    assert ("autocommit at checkout", True) not in seen
+    assert product_state(committed, product) == (8, 2)

@@ -8,17 +8,36 @@ nests them (create_app names them explicitly).
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib.resources import files
 
-from flask import Blueprint, current_app, g, render_template, request, send_from_directory
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    render_template,
+    request,
+    send_from_directory,
+)
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from app.api.openapi import spec
-from app.api.tokens import authenticate, needs_touch, touch
+from app.api.tokens import (
+    Credentials,
+    RecentTouches,
+    TokenRejected,
+    authenticate,
+    credentials,
+    needs_touch,
+    touch,
+    touch_presented,
+)
 from app.db.transactions import run_in_transaction
-from app.errors import problem
+from app.errors import ProblemError, problem
 from app.extensions import db
 from app.numbers import MAX_BIGINT
 
@@ -44,33 +63,110 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+def checks_token_itself(view):
+    """Mark an API view whose database work checks the bearer token inside its own
+    statement (saving the lookup's round trip on the hottest path). The view passes
+    :func:`presented_token` to that statement and calls :func:`token_accepted` when
+    it found the token live, or calls :func:`token_id` first.
+
+    Outermost decorator (above ``@operation``): any refusal, a 422 included, is
+    answered only after the token was checked (a bad token is 401 whatever the body),
+    and a view that returns without having checked it is a bug, not a pass."""
+
+    @functools.wraps(view)
+    def run(**kwargs):
+        try:
+            response = view(**kwargs)
+        except (ProblemError, HTTPException) as error:
+            if not isinstance(error, TokenRejected) and not _token_checked():
+                token_id()
+            raise
+        if not _token_checked():
+            raise RuntimeError(f"{request.endpoint} answered without checking the API token")
+        return response
+
+    run.checks_token_itself = True
+    return run
+
+
+def _token_checked() -> bool:
+    return "api_token_id" in g or g.get("api_token_verified", False)
+
+
+def _unauthorized() -> Response:
+    return problem(
+        401,
+        "Unauthorized",
+        "Send a valid API token: Authorization: Bearer <token>.",
+        type_="unauthorized",
+        headers={"WWW-Authenticate": 'Bearer realm="stockroom"'},
+    )
+
+
 def require_token():
-    """401 problem+json unless the request carries a live API token."""
+    """401 problem+json unless the request carries a live API token.
+
+    For views marked :func:`checks_token_itself` only the header's form is checked
+    here; whether the token is live is decided by the view's own statement."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    token = authenticate(db.session, request.headers.get("Authorization"))
+    presented = credentials(request.headers.get("Authorization"))
+    if presented is None:
+        return _unauthorized()
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "checks_token_itself", False):
+        g.api_credentials = presented
+        return None
+    token = authenticate(db.session, presented)
     if token is None:
-        return problem(
-            401,
-            "Unauthorized",
-            "Send a valid API token: Authorization: Bearer <token>.",
-            type_="unauthorized",
-            headers={"WWW-Authenticate": 'Bearer realm="stockroom"'},
-        )
+        return _unauthorized()
     g.api_token_id = token.id
     g.api_token_touch = needs_touch(token)
+    touches.note(presented.prefix)
     return None
+
+
+def presented_token() -> Credentials:
+    """The credentials a :func:`checks_token_itself` view hands to its statement.
+    Once the statement has accepted them, call :func:`token_accepted`."""
+    return g.api_credentials
+
+
+def token_accepted() -> None:
+    """The view's own statement found the presented token live."""
+    g.api_token_verified = True
+    g.api_token_touch_presented = touches.due(g.api_credentials.prefix)
+
+
+def token_id() -> int:
+    """The request's live token id, looked up now if the view deferred the check
+    (raises :class:`TokenRejected` if it is not live)."""
+    if "api_token_id" not in g:
+        token = authenticate(db.session, g.api_credentials)
+        if token is None:
+            raise TokenRejected()
+        g.api_token_id = token.id
+        g.api_token_touch = needs_touch(token)
+        touches.note(g.api_credentials.prefix)
+    return g.api_token_id
 
 
 def record_token_use(response):
     """Note the token's last use, at most once a minute, after the request's own work."""
-    if g.get("api_token_touch"):
-        try:
+    try:
+        if g.get("api_token_touch"):
             run_in_transaction(db.session, lambda session: touch(session, g.api_token_id))
-        except SQLAlchemyError:
-            # Bookkeeping only: never fail a request that already succeeded.
-            log.warning("could not record the use of API token %s", g.api_token_id)
+        elif g.get("api_token_touch_presented"):
+            run_in_transaction(
+                db.session, lambda session: touch_presented(session, g.api_credentials)
+            )
+    except SQLAlchemyError:
+        # Bookkeeping only: never fail a request that already succeeded.
+        log.warning("could not record the use of an API token")
     return response
+
+
+touches = RecentTouches()
 
 
 def openapi():

@@ -20,6 +20,7 @@ from app.bench.orders import (
     Run,
     bench_server,
     create_bench_database,
+    pgbench_defines,
     pgbench_script,
     request_factory,
     reset_stock,
@@ -363,7 +364,7 @@ def _measure(run: Run, url: str, port: int, token: str, duration: int) -> Outcom
         pgbench_script(run, products=sizes.products),
         concurrency=run.concurrency,
         duration=duration,
-        defines={"customers": str(sizes.customers), "prefix": token.split("_")[1]},
+        defines=pgbench_defines(sizes.customers, token),
     )
     return Outcome(run, result, pgbench_rate)
 

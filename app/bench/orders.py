@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from app.api.tokens import credentials
 from app.bench.load import LoadResult, http_post
 from app.config import libpq_url
 from app.db.embedded import POSTGRES_BIN_PATH
@@ -160,13 +161,28 @@ def _statement(package: str, name: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
+def pgbench_defines(customers: int, token: str) -> dict[str, str]:
+    """The pgbench variables the scripts below read: the customer range and the API
+    token's prefix and hash, as the app's statements receive them."""
+    presented = credentials(f"Bearer {token}")
+    assert presented is not None
+    return {
+        "customers": str(customers),
+        "token_prefix": presented.prefix,
+        "token_hash": presented.token_hash,
+    }
+
+
 def pgbench_script(run: Run, *, products: int) -> str:
-    """The transaction the order service runs, in pgbench's language.
+    """What the order service sends, in pgbench's language.
 
     pgbench variables use the same ``:name`` syntax as our bound parameters, so the
     service's own .sql files run unchanged; only the product-id array, which the
     service builds in Python, is written as an ARRAY of pgbench variables, and the
     values the service reads in its first statement are captured with ``\\gset``.
+    A pessimistic order is one statement (token check included) run on its own, as
+    the app sends it to a direct connection; an optimistic one looks the token up,
+    then reads and writes in a transaction.
     """
     if run.workload in ("contended", "hot"):
         setup = [f"\\set p1 {HOT_PRODUCT}"]
@@ -182,10 +198,6 @@ def pgbench_script(run: Run, *, products: int) -> str:
             f"\\set p3 :p2 + {third}",
         ]
         ids = "ARRAY[:p1, :p2, :p3]"
-    token_lookup = (
-        "SELECT id, name, prefix, token_hash, created_at, last_used_at, revoked_at "
-        "FROM api_tokens WHERE prefix = :prefix AND revoked_at IS NULL;"
-    )
     if run.locking == "pessimistic" and ids == "ARRAY[:p1]":
         # One line: one conditional UPDATE takes and writes (place_one.sql).
         place = (
@@ -193,7 +205,7 @@ def pgbench_script(run: Run, *, products: int) -> str:
             .replace(":product_id", ":p1")
             .replace(":quantity", "1")
         )
-        body = ["BEGIN;", place + ";", "COMMIT;"]
+        body = [place + ";"]
     elif run.locking == "pessimistic":
         # One statement locks, checks, takes and writes (place_order.sql).
         ones = "ARRAY[" + ", ".join("1" for _ in ids.split(",")) + "]"
@@ -202,11 +214,13 @@ def pgbench_script(run: Run, *, products: int) -> str:
             .replace(":product_ids", ids)
             .replace(":quantities", ones)
         )
-        body = ["BEGIN;", place + ";", "COMMIT;"]
+        body = [place + ";"]
     else:
         read_sql = _statement("app.orders", "read_products.sql").replace(":product_ids", ids)
         write_sql = _statement("app.orders", "write_order.sql")
         body = [
+            "SELECT id, token_hash, last_used_at FROM api_tokens"
+            " WHERE prefix = :token_prefix AND revoked_at IS NULL;",
             "BEGIN;",
             # The service's read, keeping what the write needs.
             "SELECT array_agg(id ORDER BY id) AS product_ids,"
@@ -217,9 +231,7 @@ def pgbench_script(run: Run, *, products: int) -> str:
             write_sql + ";",
             "COMMIT;",
         ]
-    return (
-        "\n".join(["\\set customer_id random(1, :customers)", *setup, token_lookup, *body]) + "\n"
-    )
+    return "\n".join(["\\set customer_id random(1, :customers)", *setup, *body]) + "\n"
 
 
 def classic_pgbench_script(run: Run, *, products: int) -> str:

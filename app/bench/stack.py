@@ -27,6 +27,7 @@ from app.bench.orders import (
     Run,
     bench_server,
     classic_pgbench_script,
+    pgbench_defines,
     pgbench_script,
     request_factory,
     reset_stock,
@@ -83,7 +84,7 @@ def measure(
     """Run every setup ``rounds`` times for each run, alternating the order."""
     servers = {}
     results: dict[Run, Measured] = {}
-    defines = {"customers": str(sizes.customers), "prefix": token.split("_")[1]}
+    defines = pgbench_defines(sizes.customers, token)
     try:
         for name, spec in APPS.items():
             if spec is not None:

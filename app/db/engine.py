@@ -128,6 +128,13 @@ def build_direct_engine(config: dict, *, role: str, autostart: AutoStart | None)
     return engine
 
 
+def limits_per_transaction(config: dict) -> bool:
+    """Whether the app's connections get their limits (statement and lock timeouts)
+    from each transaction's ``BEGIN`` (behind PgBouncer) rather than at connect: a
+    statement run in autocommit there would run without them."""
+    return config["DB_POOLER"] == PGBOUNCER
+
+
 def through_pooler(config: dict) -> bool:
     """Whether the direct engine still goes through a transaction-mode pooler
     (DB_POOLER=pgbouncer without DATABASE_DIRECT_URL)."""

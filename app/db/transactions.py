@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeAlias, TypeVar
 
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -80,14 +81,30 @@ def sqlstate(error: BaseException) -> str | None:
     return getattr(getattr(error, "orig", None), "sqlstate", None)
 
 
+def _autocommit(session: DbSession) -> None:
+    """Check out the session's connection in autocommit mode (SQLAlchemy resets it
+    when the connection goes back to the pool)."""
+    current = session() if isinstance(session, scoped_session) else session
+    if isinstance(current.get_bind(), Engine) and not current.in_transaction():
+        current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def run_in_transaction(
     session: DbSession,
     work: Callable[[DbSession], T],
     *,
     retry: RetryPolicy | None = None,
     on_retry: Callable[[str], None] | None = None,
+    single_statement: bool = False,
 ) -> T:
     """Run ``work(session)`` and commit once; roll back if it raises.
+
+    ``single_statement``: the work writes with one statement and sends nothing after
+    it (only reads before, or to explain a refusal). Each statement then runs in
+    autocommit: the server commits the write in the round trip that sends it, so
+    the rows it locks are released without waiting for the client's ``COMMIT``
+    (under a hot row, that wait is most of the lock's hold time). A session joined
+    to an outer transaction (the tests' harness) runs the work in it as usual.
 
     With a ``retry`` policy, deadlocks, serialization failures and
     :class:`RetryableConflict` roll back and run the work again after a jittered
@@ -98,6 +115,8 @@ def run_in_transaction(
     attempts = retry.attempts if retry else 1
     for attempt in range(attempts):
         try:
+            if single_statement:
+                _autocommit(session)
             result = work(session)
             session.commit()
             return result

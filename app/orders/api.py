@@ -7,14 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from flask import Blueprint, Response, current_app, g, json, url_for
+from flask import Blueprint, Response, current_app, json, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api import idempotency
+from app.api.blueprint import checks_token_itself, presented_token, token_accepted, token_id
 from app.api.fields import ID, Integer
 from app.api.operations import Answer, Header, operation, render
+from app.api.tokens import Credentials
 from app.api.validation import ValidationFailed
 from app.db.counters import labelled_counter
+from app.db.engine import limits_per_transaction
 from app.db.transactions import (
     ConflictPersists,
     LockWaitTimeout,
@@ -32,6 +35,7 @@ from app.orders.service import (
     UnknownProducts,
     cancel_order,
     get_order,
+    one_statement,
     place_order,
 )
 
@@ -151,24 +155,42 @@ def retry_policy() -> RetryPolicy:
     return RetryPolicy(attempts=current_app.config["ORDER_RETRY_ATTEMPTS"])
 
 
-def place(request_: OrderRequest, record_id: int | None) -> Response:
-    """Place the order in one transaction; with a key, store the response in it too."""
+def place(request_: OrderRequest, record_id: int | None, token: Credentials | None) -> Response:
+    """Place the order in one transaction; with a key, store the response in it too.
+
+    ``token``: the request's API token, not yet looked up (the order's statement
+    checks it). Without a key, an order placed by one statement runs on its own,
+    committed in the round trip that sends it (behind PgBouncer, whose transactions
+    carry the limits in their ``BEGIN``, in a transaction as usual)."""
     attempts: list[str] = []
 
     def work(session):
-        response = created(place_order(session, request_))
+        response = created(place_order(session, request_, token=token))
         if record_id is not None:
             idempotency.complete(session, record_id, response)
         return response
 
+    alone = (
+        record_id is None
+        and one_statement(request_)
+        and not limits_per_transaction(current_app.config)
+    )
     try:
         response = run_in_transaction(
-            db.session, work, retry=retry_policy(), on_retry=attempts.append
+            db.session,
+            work,
+            retry=retry_policy(),
+            on_retry=attempts.append,
+            single_statement=alone,
         )
+        if token is not None:
+            token_accepted()
     except (ConflictPersists, LockWaitTimeout):
         record_order("conflict", len(attempts))
         raise
     except OrderError as error:
+        if token is not None:
+            token_accepted()  # refused for the order's sake: the token was live
         # The same request would fail the same way now: keep the answer for replays.
         record_order(error.outcome, len(attempts))
         response = error.response()
@@ -196,6 +218,7 @@ ORDER_LINKS = {
 
 
 @bp.post("/orders")
+@checks_token_itself
 @operation(
     "Place an order",
     body=NewOrder,
@@ -215,14 +238,14 @@ def orders_create(body: NewOrder, idempotency_key: str | None):
     """Place an order; see the contract for statuses and the Idempotency-Key rules."""
     request_ = order_request(body)
     if idempotency_key is None:
-        return place(request_, record_id=None)
+        return place(request_, record_id=None, token=presented_token())
 
     config = current_app.config
     claim = run_in_transaction(
         db.session,
         lambda session: idempotency.claim(
             session,
-            token_id=g.api_token_id,
+            token_id=token_id(),
             key=idempotency_key,
             fingerprint=idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True)),
             ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
@@ -236,7 +259,7 @@ def orders_create(body: NewOrder, idempotency_key: str | None):
     if claim.outcome == "in-progress":
         raise idempotency.KeyInProgress()
     try:
-        return place(request_, record_id=claim.record_id)
+        return place(request_, record_id=claim.record_id, token=None)
     except Exception:
         # Conflicts and server trouble: free the key so the same request can retry.
         try:

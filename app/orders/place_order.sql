@@ -1,11 +1,12 @@
 -- Pessimistic, in one statement: lock the order's products in id order (two orders
 -- over the same products in opposite order queue instead of deadlocking; waits at
--- most lock_timeout), and only when the customer exists and every line is covered,
--- take the stock and write the order with its lines. The product rows stay locked
+-- most lock_timeout), and only when the customer exists, every line is covered and
+-- the request's API token, when given (:token_prefix, :token_hash), is live, take
+-- the stock and write the order with its lines. The product rows stay locked
 -- from this statement to the commit, not across round trips to the app.
 -- One row per product found (none: every product unknown), with its stock as locked,
--- so the caller can name unknown products, an unknown customer and every short line;
--- order_id is NULL when nothing was written.
+-- so the caller can name unknown products, an unknown customer, a dead token and
+-- every short line; order_id is NULL when nothing was written.
 WITH wanted AS (
     SELECT *
     FROM unnest(CAST(:product_ids AS bigint[]), CAST(:quantities AS integer[]))
@@ -18,6 +19,11 @@ WITH wanted AS (
     FOR UPDATE OF p
 ), verdict AS (
     SELECT EXISTS (SELECT 1 FROM customers c WHERE c.id = :customer_id) AS customer_known,
+           CAST(:token_prefix AS text) IS NULL OR EXISTS (
+               SELECT 1 FROM api_tokens t
+               WHERE t.prefix = :token_prefix AND t.token_hash = :token_hash
+                 AND t.revoked_at IS NULL
+           ) AS token_live,
            (SELECT count(*) FROM locked l JOIN wanted w ON w.product_id = l.id
             WHERE l.stock >= w.quantity) = cardinality(CAST(:product_ids AS bigint[]))
                AS covered
@@ -27,7 +33,7 @@ WITH wanted AS (
     UPDATE products p
     SET stock = p.stock - w.quantity, version = p.version + 1, updated_at = now()
     FROM wanted w, verdict v
-    WHERE v.customer_known AND v.covered AND p.id = w.product_id
+    WHERE v.customer_known AND v.token_live AND v.covered AND p.id = w.product_id
     RETURNING p.id
 ), new_order AS (
     INSERT INTO orders (customer_id, total_cents, item_count)
@@ -36,7 +42,7 @@ WITH wanted AS (
             FROM locked l JOIN wanted w ON w.product_id = l.id),
            (SELECT sum(quantity) FROM wanted)
     FROM verdict v
-    WHERE v.customer_known AND v.covered
+    WHERE v.customer_known AND v.token_live AND v.covered
     RETURNING id, public_id, status, total_cents, placed_at
 ), new_lines AS (
     INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents)
@@ -45,7 +51,7 @@ WITH wanted AS (
     CROSS JOIN wanted w
     JOIN locked l ON l.id = w.product_id
 )
-SELECT l.id, l.price_cents, l.stock, v.customer_known,
+SELECT l.id, l.price_cents, l.stock, v.customer_known, v.token_live,
        (SELECT count(*) FROM taken) AS taken,
        o.id AS order_id, o.public_id, o.status, o.total_cents, o.placed_at
 FROM locked l

@@ -1,8 +1,9 @@
 """Placing and cancelling orders. Functions take the session and never commit; run
 them through :func:`app.db.transactions.run_in_transaction`.
 
-Placing an order costs two statements whatever its number of lines: one reads (or
-locks) all its products, one takes the stock and writes the order and its lines.
+Placing a pessimistic order is one statement whatever its number of lines: it locks
+the products (in id order), checks, takes the stock and writes the order and its
+lines. An optimistic order reads, then writes if no version changed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.api.tokens import Credentials, TokenRejected, authenticate
 from app.db.sql import query
 from app.db.transactions import DbSession, RetryableConflict
 from app.errors import ProblemError
@@ -140,18 +142,34 @@ class PlacedOrder:
     cancelled_at: datetime | None = None
 
 
-def place_order(session: DbSession, request: OrderRequest) -> PlacedOrder:
+def one_statement(request: OrderRequest) -> bool:
+    """Whether placing ``request`` sends a single statement (the token check, the
+    locks, the stock and the writes together): any pessimistic order. The caller may
+    then run it on its own, committed in the round trip that sends it."""
+    return request.locking == PESSIMISTIC
+
+
+def place_order(
+    session: DbSession, request: OrderRequest, *, token: Credentials | None = None
+) -> PlacedOrder:
     """Reserve stock for every line and write the order, or raise and write nothing.
 
+    With ``token`` (an API token not yet looked up), the order is written only while
+    that token is live: checked in the order's own statement for a one-line
+    pessimistic order, looked up first otherwise.
+
     Raises :class:`UnknownCustomer`, :class:`UnknownProducts`,
-    :class:`InsufficientStock`, or :class:`RetryableConflict` when the optimistic
-    version check lost a race (the caller rolls back and retries).
+    :class:`InsufficientStock`, :class:`TokenRejected`, or
+    :class:`RetryableConflict` when the optimistic version check lost a race (the
+    caller rolls back and retries).
     """
     lines = sorted(request.lines, key=lambda line: line.product_id)
     if request.locking == PESSIMISTIC:
         if len(lines) == 1:
-            return _place_one(session, request, lines[0])
-        return _place_locked(session, request, lines)
+            return _place_one(session, request, lines[0], token)
+        return _place_locked(session, request, lines, token)
+    if token is not None and authenticate(session, token) is None:
+        raise TokenRejected()
     return _place_optimistic(session, request, lines)
 
 
@@ -190,20 +208,27 @@ def _placed(
     )
 
 
-def _place_one(session: DbSession, request: OrderRequest, line: LineRequest) -> PlacedOrder:
+def _place_one(
+    session: DbSession, request: OrderRequest, line: LineRequest, token: Credentials | None
+) -> PlacedOrder:
     """Pessimistic, one line (a flash sale's order): a conditional UPDATE takes the
-    stock and the same statement writes the order (place_one.sql); the row is locked
-    by that UPDATE until the commit. Only a refusal reads again, to say why."""
+    stock and the same statement checks the token and writes the order
+    (place_one.sql); the row is locked by that UPDATE until the commit. Only a
+    refusal reads again, to say why."""
     written = session.execute(
         query("app.orders", "place_one.sql"),
         {
             "product_id": line.product_id,
             "quantity": line.quantity,
             "customer_id": request.customer_id,
+            "token_prefix": token.prefix if token else None,
+            "token_hash": token.token_hash if token else None,
         },
     ).first()
     if written is not None:
         return _placed(request, [line], written.id, written, {line.product_id: written.price_cents})
+    if token is not None and authenticate(session, token) is None:
+        raise TokenRejected()
     rows = session.execute(
         query("app.orders", "read_products.sql"),
         {"product_ids": [line.product_id], "customer_id": request.customer_id},
@@ -214,7 +239,9 @@ def _place_one(session: DbSession, request: OrderRequest, line: LineRequest) -> 
     raise refused or RetryableConflict("the stock changed while the order was placed")
 
 
-def _place_locked(session: DbSession, request: OrderRequest, lines) -> PlacedOrder:
+def _place_locked(
+    session: DbSession, request: OrderRequest, lines, token: Credentials | None
+) -> PlacedOrder:
     """Pessimistic: one statement locks, checks, takes and writes (place_order.sql),
     so the product rows stay locked only from it to the commit."""
     rows = session.execute(
@@ -223,10 +250,16 @@ def _place_locked(session: DbSession, request: OrderRequest, lines) -> PlacedOrd
             "product_ids": [line.product_id for line in lines],
             "quantities": [line.quantity for line in lines],
             "customer_id": request.customer_id,
+            "token_prefix": token.prefix if token else None,
+            "token_hash": token.token_hash if token else None,
         },
     ).all()
     products = {row.id: row for row in rows}
     if not rows or rows[0].order_id is None:
+        if token is not None and not (
+            rows[0].token_live if rows else authenticate(session, token) is not None
+        ):
+            raise TokenRejected()
         refused = _refusal(request, lines, products, bool(rows) and rows[0].customer_known)
         # Nothing in the way yet nothing written cannot happen under the lock.
         raise refused or RetryableConflict("the order was not written")
