@@ -74,6 +74,7 @@ def register_database(app: Flask) -> None:
             instance=instance,
             autostart=autostart,
             transaction_limits=limits if pooler == PGBOUNCER else None,
+            ping_idle_seconds=app.config["DB_PING_IDLE_MS"] / 1000,
         )
         if "reports" in db.engines:
             install_connect_hooks(
@@ -82,6 +83,7 @@ def register_database(app: Flask) -> None:
                 instance=instance,
                 autostart=None,
                 transaction_limits=limits if app.config["REPORTS_DB_POOLER"] == PGBOUNCER else None,
+                ping_idle_seconds=app.config["DB_PING_IDLE_MS"] / 1000,
             )
         if app.config["DB_INSTRUMENTATION"]:
             install_statement_events(db.engine, app)

@@ -181,6 +181,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_POOL_RESERVED": env_int("DB_POOL_RESERVED", 5),
         "DB_POOL_TIMEOUT": env_int("DB_POOL_TIMEOUT", 5, minimum=1),
         "DB_POOL_RECYCLE": env_int("DB_POOL_RECYCLE", 1800, minimum=60),
+        # A pooled connection idle longer than this is pinged before use (0: always).
+        "DB_PING_IDLE_MS": env_int("DB_PING_IDLE_MS", 1000),
         "DB_CONNECT_TIMEOUT": env_int("DB_CONNECT_TIMEOUT", 5, minimum=1),
         "DB_STATEMENT_TIMEOUT_MS": env_int("DB_STATEMENT_TIMEOUT_MS", 5000),
         "DB_LOCK_TIMEOUT_MS": env_int("DB_LOCK_TIMEOUT_MS", 2000),

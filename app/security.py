@@ -42,10 +42,13 @@ def register(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
-        # No inline script anywhere: scripts come from this site or carry the nonce.
+        # No inline script anywhere: scripts come from this site or carry the nonce
+        # (pages only: a JSON answer has no script and draws no random bytes).
+        html = response.mimetype == "text/html" or "csp_nonce" in g
+        nonce = f" 'nonce-{csp_nonce()}'" if html else ""
         headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'self'; script-src 'self' 'nonce-{csp_nonce()}'; "
+            f"default-src 'self'; script-src 'self'{nonce}; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
         )

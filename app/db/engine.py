@@ -4,6 +4,7 @@ the direct engine for work that must not go through a pooler."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,6 +12,7 @@ from contextvars import ContextVar
 from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
 
 from app.db.embedded import AutoStart
@@ -54,7 +56,9 @@ def engine_options(config: dict, plan: PoolPlan | None, *, pooler: str = "none")
         "max_overflow": max_overflow,
         "pool_timeout": config["DB_POOL_TIMEOUT"],
         "pool_recycle": config["DB_POOL_RECYCLE"],
-        "pool_pre_ping": True,
+        # Pinged only after idling (install_idle_ping): under load a round trip saved
+        # per request.
+        "pool_pre_ping": False,
         "connect_args": connect_args,
     }
 
@@ -75,6 +79,32 @@ def parse_application_name(name: str) -> dict | None:
     return {"role": parts[1], "instance": ":".join(parts[2:-1]), "pid": int(parts[-1])}
 
 
+def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only if it sat idle longer than
+    ``idle_seconds`` (SQLAlchemy's ``pool_pre_ping`` pings every checkout: a round
+    trip per request). A connection used more recently is trusted; if the server
+    went away meanwhile its statement fails as a disconnect, SQLAlchemy invalidates
+    it and every older connection of the pool, and the request answers 503."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record):
+        record.info["stockroom_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, proxy):
+        since = record.info.get("stockroom_idle_since")
+        if since is None or time.monotonic() - since <= idle_seconds:
+            return  # just connected, or used a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool discards this connection and checks out another.
+                raise DisconnectionError(str(error)) from error
+            raise
+
+
 def install_connect_hooks(
     engine: Engine,
     *,
@@ -82,9 +112,12 @@ def install_connect_hooks(
     instance: str,
     autostart: AutoStart | None,
     transaction_limits: dict[str, str] | None = None,
+    ping_idle_seconds: float = 0.0,
 ) -> None:
-    """Name every new connection, start the embedded server if needed, and (behind
-    a pooler) open connections whose transactions carry ``transaction_limits``."""
+    """Name every new connection, start the embedded server if needed, ping idle
+    connections (:func:`install_idle_ping`), and (behind a pooler) open connections
+    whose transactions carry ``transaction_limits``."""
+    install_idle_ping(engine, ping_idle_seconds)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect, conn_rec, cargs, cparams):

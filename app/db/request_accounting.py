@@ -81,18 +81,9 @@ def install_request_hooks(app: Flask) -> None:
             endpoint, response.status_code, total_ms / 1000, g.db_seconds, g.db_queries
         )
         repeated, times = (g.db_statements.most_common(1) or [("", 0)])[0]
-        line = {
-            "method": request.method,
-            "path": request.path,
-            "endpoint": request.endpoint,
-            "status": response.status_code,
-            "ms": round(total_ms, 1),
-            "db_ms": round(db_ms, 1),
-            "queries": g.db_queries,
-            "pid": os.getpid(),
-        }
         if times >= threshold:
             N_PLUS_ONE.inc(endpoint)
+            line = _log_line(response, total_ms, db_ms)
             line["n_plus_one"] = {"times": times, "statement": normalize(repeated)[:300]}
             log.warning(json.dumps(line))
             if app.config["N_PLUS_ONE_RAISE"]:
@@ -101,5 +92,19 @@ def install_request_hooks(app: Flask) -> None:
                     f"{normalize(repeated)[:200]}"
                 )
         elif log.isEnabledFor(logging.INFO):
-            log.info(json.dumps(line))
+            log.info(json.dumps(_log_line(response, total_ms, db_ms)))
         return response
+
+
+def _log_line(response, total_ms: float, db_ms: float) -> dict:
+    """The request's log line (built only when it is written)."""
+    return {
+        "method": request.method,
+        "path": request.path,
+        "endpoint": request.endpoint,
+        "status": response.status_code,
+        "ms": round(total_ms, 1),
+        "db_ms": round(db_ms, 1),
+        "queries": g.db_queries,
+        "pid": os.getpid(),
+    }

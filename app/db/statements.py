@@ -9,6 +9,7 @@ parameters are kept only to re-run EXPLAIN ANALYZE, never shown.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -80,14 +81,21 @@ def comparable(statement: str) -> str:
     return _PLACEHOLDER_LIST.sub("(?...)", text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _our_file(filename: str) -> str | None:
+    """``filename`` relative to the project if it is our code (not app/db, not a
+    library), else None. Cached: this runs for every frame of every checkout."""
+    if filename.startswith((*LIBRARY_DIRS, SKIP_DIR, "<")):
+        return None
+    return os.path.relpath(filename, PROJECT_DIR)
+
+
 def code_location() -> str:
     """The innermost frame of our own code (not app/db, not a library): the caller."""
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        ours = not filename.startswith((*LIBRARY_DIRS, SKIP_DIR, "<"))
-        if ours:
-            where = os.path.relpath(filename, PROJECT_DIR)
+        where = _our_file(frame.f_code.co_filename)
+        if where is not None:
             return f"{where}:{frame.f_lineno} {frame.f_code.co_name}"
         frame = frame.f_back
     return "(library code)"
