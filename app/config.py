@@ -188,6 +188,9 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_LOCK_TIMEOUT_MS": env_int("DB_LOCK_TIMEOUT_MS", 2000),
         "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": env_int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000),
         "SLOW_QUERY_MS": env_int("SLOW_QUERY_MS", 200),
+        # Admin lists over a table past this many rows (planner's estimate): no exact
+        # count, pages capped.
+        "ADMIN_LARGE_TABLE_ROWS": env_int("ADMIN_LARGE_TABLE_ROWS", 100_000, minimum=0),
         # Per-request query counts, slow-query capture, pool wait and leak tracking.
         "DB_INSTRUMENTATION": env_choice("DB_INSTRUMENTATION", "on", ("on", "off")) == "on",
         "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),

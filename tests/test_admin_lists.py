@@ -221,12 +221,13 @@ def test_a_refused_edit_tells_the_price_as_money_and_in_cents(admin_client, api,
     assert "price $9.99 (999 cents), stock 12,345" in response.text
 
 
-def test_price_and_total_filters_say_they_take_cents(admin_client, api, session):
+def test_the_price_filter_says_it_takes_cents(admin_client, api, session):
     place_big_order(api, session)
     products = filter_groups(admin_client.get("/admin/product/").text)
     orders = filter_groups(admin_client.get("/admin/order/").text)
     assert "Price (cents)" in products and "Price" not in products
-    assert "Total (cents)" in orders and "Total" not in orders
+    # No filter on the order total: no index serves it at ten million orders.
+    assert set(orders) == {"Status", "Placed At", "Customer Id"}
 
 
 def test_filters_and_search_work_on_stored_values(admin_client, session):

@@ -17,7 +17,9 @@ class CustomerView(SecureModelView):
     column_list = ("id", "public_id", "email", "name", "region", "created_at")
     column_searchable_list = ("email", "name")
     column_filters = ("region", "created_at")
-    column_sortable_list = ("id", "email", "name", "region", "created_at")
+    # Only sorts an index serves (id order is creation order); name and created_at
+    # would sort the whole table on every page.
+    column_sortable_list = ("id", "email", "region")
     column_default_sort = ("id", False)
     column_type_formatters = LIST_TYPE_FORMATTERS
     column_type_formatters_detail = DETAIL_TYPE_FORMATTERS

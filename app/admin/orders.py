@@ -62,8 +62,11 @@ class OrderView(SecureModelView):
         "cancelled_at",
         "lines",
     )
-    column_filters = ("status", "placed_at", "total_cents", "customer_id")
-    column_sortable_list = ("id", "status", "total_cents", "placed_at")
+    # Only filters and sorts an index serves: at ten million orders a filter on the
+    # total, or a sort by status or total, reads the whole table (1.3 s to past the
+    # 5 s statement timeout).
+    column_filters = ("status", "placed_at", "customer_id")
+    column_sortable_list = ("id", "placed_at")
     column_default_sort = ("id", True)
     column_labels = {"total_cents": "Total", "item_count": "Items", "customer": "Customer"}
     column_formatters = {
@@ -80,14 +83,6 @@ class OrderView(SecureModelView):
     }
     column_type_formatters = LIST_TYPE_FORMATTERS
     column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
-
-    def scaffold_filters(self, name):
-        filters = super().scaffold_filters(name)
-        if name == "total_cents":
-            # The filter compares stored cents; "Total" alone would invite "8.49".
-            for flt in filters or ():
-                flt.name = "Total (cents)"
-        return filters
 
     def get_query(self):
         return super().get_query().options(joinedload(Order.customer))

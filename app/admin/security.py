@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError
 from wtforms.validators import InputRequired, Length, Regexp
 
 from app.auth.admins import EMAIL_PATTERN
+from app.db.sql import query
 from app.extensions import db
 from app.numbers import MAX_BIGINT, parse_integer
 
@@ -49,6 +50,10 @@ class LoginRequired:
 
 MAX_PAGE = 100_000
 MAX_SEARCH = 200
+# Past ADMIN_LARGE_TABLE_ROWS rows (the planner's estimate) a list shows no exact
+# total (the count would read the whole table on every page) and offers pages up to
+# LARGE_MAX_PAGE only (an OFFSET reads every row it skips).
+LARGE_MAX_PAGE = 200
 
 
 def clean_text(value):
@@ -99,18 +104,43 @@ _QUERY_KEYS = {"sort_desc": "desc"}
 
 
 class SecureModelView(LoginRequired, ModelView):
-    """A model view with login, CSRF and integer primary keys."""
+    """A model view with login, CSRF and integer primary keys; on a large table, a
+    list whose cost follows the page (no exact count, pages capped)."""
 
     form_base_class = CsrfForm
     filter_converter = StrictFilterConverter()
     page_size = 50
     can_set_page_size = True
     can_view_details = True
+    list_template = "admin/model/large_list.html"
+
+    @property
+    def simple_list_pager(self):
+        """Previous/next only, without counting, when this request lists a large
+        table (views are shared by threads: the answer lives on ``g``)."""
+        return bool(g.get("admin_list_estimate"))
+
+    def _large_table_estimate(self) -> int | None:
+        """The table's estimated rows if it is large, else None (one catalog read)."""
+        estimate = db.session.execute(
+            query("app.admin", "table_estimate.sql"), {"table_name": self.model.__tablename__}
+        ).scalar()
+        large = estimate is not None and estimate > current_app.config["ADMIN_LARGE_TABLE_ROWS"]
+        return estimate if large else None
 
     def _get_list_extra_args(self):
         """Flask-Admin's list arguments, cleaned of what would reach SQL as an error:
-        negative or huge page numbers, NUL bytes, very long searches."""
+        negative or huge page numbers, NUL bytes, very long searches; on a large
+        table, pages past LARGE_MAX_PAGE are not offered."""
         args = super()._get_list_extra_args()
+        g.admin_list_estimate = self._large_table_estimate()
+        g.admin_list_max_page = LARGE_MAX_PAGE
+        if g.admin_list_estimate and (args.page or 0) > LARGE_MAX_PAGE:
+            flash(
+                f"Pages past {LARGE_MAX_PAGE + 1} are not offered on a table this large: "
+                "filter (by date, customer ...) or sort the other way to reach older rows."
+            )
+            args.page = LARGE_MAX_PAGE
         for name, default in _INTEGER_LIST_ARGS.items():
             raw = request.args.get(_QUERY_KEYS.get(name, name))
             if raw is None:

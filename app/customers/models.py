@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, Text, Uuid, text
+from sqlalchemy import CheckConstraint, Index, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.columns import BigIntPk, CreatedAt, UpdatedAt
@@ -28,6 +28,19 @@ class Customer(Model):
         ),
         CheckConstraint(f"char_length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
         CheckConstraint("char_length(region) BETWEEN 1 AND 64", name="region_length"),
+        # The admin's search (ILIKE '%term%') finds rare terms by trigram index.
+        Index(
+            "ix_customers_email_trgm",
+            "email",
+            postgresql_using="gin",
+            postgresql_ops={"email": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_customers_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[BigIntPk]
