@@ -50,17 +50,33 @@ POOL_EVENTS = labelled_counter(
 
 
 class Holder:
-    """One checked-out connection: since when, from where, by which thread."""
+    """One checked-out connection: since when, from where, by which thread. The
+    "where" and the wall-clock time are worked out only when someone looks (a leak,
+    the pool page): a checkout just keeps the frame and two clocks."""
 
-    __slots__ = ("frame", "location", "logged", "since", "taken", "thread")
+    __slots__ = ("frame", "logged", "since", "taken_at", "thread_id")
 
-    def __init__(self, location: str, frame: FrameType | None) -> None:
+    def __init__(self, frame: FrameType | None) -> None:
         self.since = time.monotonic()
-        self.taken = datetime.now(UTC)
-        self.location = location
-        self.thread = threading.current_thread().name
+        self.taken_at = time.time()
+        self.thread_id = threading.get_ident()
         self.frame = frame
         self.logged = False
+
+    @property
+    def taken(self) -> datetime:
+        return datetime.fromtimestamp(self.taken_at, UTC)
+
+    @property
+    def location(self) -> str:
+        return code_location(self.frame) if self.frame is not None else "(unknown)"
+
+    @property
+    def thread(self) -> str:
+        for thread in threading.enumerate():
+            if thread.ident == self.thread_id:
+                return thread.name
+        return f"thread {self.thread_id} (ended)"
 
 
 class CheckedOut:
@@ -168,7 +184,7 @@ def install_pool_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection, record, proxy):
-        holder = Holder(code_location(), sys._getframe(1))
+        holder = Holder(sys._getframe(1))
         with checked_out.lock:
             checked_out.holders[id(record)] = holder
             checked_out.peak = max(checked_out.peak, len(checked_out.holders))

@@ -8,13 +8,13 @@ import json
 import logging
 import os
 import time
-from collections import Counter
 
 from flask import Flask, g, request
 
 from app.db.counters import histogram, labelled_counter
 from app.db.history import history
-from app.db.statements import normalize, request_endpoint
+from app.db.request_account import RequestAccount, current_account
+from app.db.statements import normalize
 
 log = logging.getLogger("stockroom.request")
 
@@ -58,32 +58,40 @@ def install_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def _begin():
-        g.request_started = time.perf_counter()
-        g.db_queries = 0
-        g.db_seconds = 0.0
-        g.db_statements = Counter()
+        account = RequestAccount(time.perf_counter(), request.endpoint or "(unmatched)")
+        g.db_account_token = current_account.set(account)
+
+    @app.teardown_request
+    def _forget(_error=None):
+        token = g.pop("db_account_token", None)
+        if token is not None:
+            current_account.reset(token)
 
     @app.after_request
     def _end(response):
-        if "db_queries" not in g:
+        account = current_account.get()
+        if account is None:
             return response
-        total_ms = (time.perf_counter() - g.request_started) * 1000
-        db_ms = g.db_seconds * 1000
+        total_ms = (time.perf_counter() - account.started) * 1000
+        db_ms = account.seconds * 1000
         response.headers.add(
             "Server-Timing",
-            f'db;dur={db_ms:.1f};desc="{g.db_queries} queries", app;dur={total_ms:.1f}',
+            f'db;dur={db_ms:.1f};desc="{account.queries} queries", app;dur={total_ms:.1f}',
         )
-        endpoint = request_endpoint()
+        status = response.status_code
         REQUEST_SECONDS.observe(
-            total_ms / 1000, request.method, endpoint, f"{response.status_code // 100}xx"
+            total_ms / 1000, request.method, account.endpoint, f"{status // 100}xx"
         )
         history.record_request(
-            endpoint, response.status_code, total_ms / 1000, g.db_seconds, g.db_queries
+            account.endpoint, status, total_ms / 1000, account.seconds, account.queries
         )
-        repeated, times = (g.db_statements.most_common(1) or [("", 0)])[0]
+        # No statement can repeat ``threshold`` times in fewer queries than that.
+        repeated, times = ("", 0)
+        if account.queries >= threshold:
+            repeated, times = account.statements.most_common(1)[0]
         if times >= threshold:
-            N_PLUS_ONE.inc(endpoint)
-            line = _log_line(response, total_ms, db_ms)
+            N_PLUS_ONE.inc(account.endpoint)
+            line = _log_line(response, account, total_ms)
             line["n_plus_one"] = {"times": times, "statement": normalize(repeated)[:300]}
             log.warning(json.dumps(line))
             if app.config["N_PLUS_ONE_RAISE"]:
@@ -92,11 +100,11 @@ def install_request_hooks(app: Flask) -> None:
                     f"{normalize(repeated)[:200]}"
                 )
         elif log.isEnabledFor(logging.INFO):
-            log.info(json.dumps(_log_line(response, total_ms, db_ms)))
+            log.info(json.dumps(_log_line(response, account, total_ms)))
         return response
 
 
-def _log_line(response, total_ms: float, db_ms: float) -> dict:
+def _log_line(response, account: RequestAccount, total_ms: float) -> dict:
     """The request's log line (built only when it is written)."""
     return {
         "method": request.method,
@@ -104,7 +112,7 @@ def _log_line(response, total_ms: float, db_ms: float) -> dict:
         "endpoint": request.endpoint,
         "status": response.status_code,
         "ms": round(total_ms, 1),
-        "db_ms": round(db_ms, 1),
-        "queries": g.db_queries,
+        "db_ms": round(account.seconds * 1000, 1),
+        "queries": account.queries,
         "pid": os.getpid(),
     }

@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.db.counters import histogram
 from app.db.history import history
+from app.db.request_account import current_account
 
 PROJECT_DIR = str(Path(__file__).resolve().parent.parent.parent)
 SKIP_DIR = str(Path(__file__).resolve().parent)  # app/db: plumbing, not callers
@@ -90,9 +91,10 @@ def _our_file(filename: str) -> str | None:
     return os.path.relpath(filename, PROJECT_DIR)
 
 
-def code_location() -> str:
-    """The innermost frame of our own code (not app/db, not a library): the caller."""
-    frame: FrameType | None = sys._getframe(2)
+def code_location(start: FrameType | None = None) -> str:
+    """The innermost frame of our own code (not app/db, not a library) from ``start``
+    outwards (by default the caller's caller)."""
+    frame: FrameType | None = start if start is not None else sys._getframe(2)
     while frame is not None:
         where = _our_file(frame.f_code.co_filename)
         if where is not None:
@@ -223,11 +225,10 @@ def install_statement_events(engine: Engine, app: Flask) -> None:
             return
         seconds = time.perf_counter() - started.pop()
         STATEMENT_SECONDS.observe(seconds)
-        endpoint = request_endpoint()
+        account = current_account.get()
+        endpoint = account.endpoint if account is not None else request_endpoint()
         history.record_statement(statement, seconds, endpoint, code_location)
         if seconds * 1000 >= threshold_ms:
             slow_statements.record(statement, seconds * 1000, parameters, endpoint)
-        if has_request_context() and "db_queries" in g:
-            g.db_queries += 1
-            g.db_seconds += seconds
-            g.db_statements[statement] += 1
+        if account is not None:
+            account.add(statement, seconds)
