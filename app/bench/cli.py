@@ -384,14 +384,33 @@ def _format(outcome: Outcome) -> str:
     return line + (f"  ({other} other: {dict(app.outcomes)})" if other else "")
 
 
+def order_counts(value: str) -> list[int]:
+    """``100000,1000000``: order counts to seed, ascending."""
+    try:
+        counts = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise click.BadParameter("comma-separated whole numbers, e.g. 100000,1000000") from None
+    if not counts or counts[0] < 1_000 or counts[-1] > 50_000_000:
+        raise click.BadParameter("between 1,000 and 50,000,000 orders")
+    return counts
+
+
 @click.command("bench-reports")
+@click.option(
+    "--orders",
+    "orders_option",
+    default="100000,1000000",
+    show_default=True,
+    help="Order counts to seed and time, comma-separated (10000000 takes minutes to seed).",
+)
 @with_appcontext
-def bench_reports() -> None:
-    """Report pages vs their SQL execution time, at 100k and 1M orders."""
+def bench_reports(orders_option: str) -> None:
+    """Report pages vs their SQL execution time, and the admin lists, at each size."""
     from app import create_app
     from app.bench.orders import create_bench_database
-    from app.bench.reports import SIZES, prepare, time_reports
+    from app.bench.reports import prepare, sizes_for, time_admin_lists, time_reports
 
+    counts = order_counts(orders_option)
     server = current_app.extensions.get("stockroom.embedded")
     started = server.start() if server else False
     try:
@@ -399,29 +418,29 @@ def bench_reports() -> None:
             libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"]), "stockroom_bench_reports"
         )
         results = {}
-        for sizes in SIZES:
+        lists = {}
+        for count in counts:
+            sizes = sizes_for(count)
             click.echo(f"seeding {sizes.orders:,} orders ...", err=True)
             app = prepare(create_app, url, sizes, datetime.now(UTC).date())
-            results[sizes.orders] = time_reports(app)
+            results[count] = time_reports(app)
+            lists[count] = time_admin_lists(app)
             with app.app_context():
                 db.engine.dispose()
             click.echo(f"\n{sizes.orders:,} orders")
             click.echo(f"{'report':<18} {'rows':>5} {'page ms':>8} {'SQL ms':>8} {'ratio':>6}")
-            for t in results[sizes.orders]:
+            for t in results[count]:
                 click.echo(
                     f"{t.slug:<18} {t.rows:>5} {t.page_ms:>8.1f} {t.execution_ms:>8.1f} "
                     f"{t.ratio:>6.2f}"
                 )
-        small, large = (results[s.orders] for s in SIZES)
-        click.echo(
-            f"\ngrowth from {SIZES[0].orders:,} to {SIZES[1].orders:,} orders "
-            f"(x{SIZES[1].orders // SIZES[0].orders} data)"
-        )
-        for a, b in zip(small, large, strict=True):
-            click.echo(
-                f"{a.slug:<18} page x{b.page_ms / a.page_ms:.1f}, "
-                f"SQL x{b.execution_ms / a.execution_ms:.1f}"
-            )
+        click.echo("\npage ms by orders seeded (median of 5 whole requests)")
+        click.echo(f"{'page':<34}" + "".join(f"{count:>12,}" for count in counts))
+        for t in results[counts[0]]:
+            row = [next(r for r in results[c] if r.slug == t.slug).page_ms for c in counts]
+            click.echo(f"{'/reports/' + t.slug:<34}" + "".join(f"{ms:>12.0f}" for ms in row))
+        for path in lists[counts[0]]:
+            click.echo(f"{path:<34}" + "".join(f"{lists[c][path]:>12.0f}" for c in counts))
     finally:
         if started and server is not None:
             server.stop()

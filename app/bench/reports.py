@@ -1,5 +1,7 @@
 """The report benchmark: each report page at its default filters against the bare
-SQL execution time EXPLAIN ANALYZE reports, at 100k and 1M orders."""
+SQL execution time EXPLAIN ANALYZE reports, and the admin's lists (first and deep
+pages, every offered sort, a filter, a search), at the sizes asked for (100k and 1M
+orders by default)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,35 @@ from app.reports.runner import explain_report
 from app.seed.cli import run_seed
 from app.seed.generate import SeedSizes
 
-SIZES = (
-    SeedSizes(customers=10_000, products=1_000, orders=100_000),
-    SeedSizes(customers=100_000, products=5_000, orders=1_000_000),
+DEFAULT_ORDERS = (100_000, 1_000_000)
+# The admin list pages timed at each size: the first page, a deep page (the last one
+# offered on a large table), every offered sort, a filter and a search.
+ADMIN_LISTS = (
+    "/admin/order/",
+    "/admin/order/?page=200",
+    "/admin/order/?sort=1&desc=1",
+    "/admin/order/?sort=1",
+    "/admin/order/?flt0_2=cancelled",
+    "/admin/order/?flt0_14=42",
+    "/admin/customer/",
+    "/admin/customer/?sort=1",
+    "/admin/customer/?sort=2",
+    "/admin/customer/?search=smith",
+    "/admin/product/",
+    "/admin/product/?sort=2",
 )
+
+
+def sizes_for(orders: int) -> SeedSizes:
+    """The seed's shape at ``orders`` orders: a customer per ten orders (at least
+    1,000, at most 500,000) and a product per 200 (1,000 to 10,000)."""
+    return SeedSizes(
+        customers=min(max(orders // 10, 1_000), 500_000),
+        products=min(max(orders // 200, 1_000), 10_000),
+        orders=orders,
+    )
+
+
 ADMIN = ("bench@example.com", "benchmark password")
 PAGE_RUNS = 5
 EXPLAIN_RUNS = 3
@@ -85,6 +112,12 @@ def time_page(client: FlaskClient, path: str, runs: int) -> tuple[list[float], T
         if response.status_code != 200:
             raise RuntimeError(f"{path} answered {response.status_code}")
     return samples, response
+
+
+def time_admin_lists(app: Flask) -> dict[str, float]:
+    """Median milliseconds of each of ADMIN_LISTS (whole request)."""
+    client = admin_client(app)
+    return {path: statistics.median(time_page(client, path, PAGE_RUNS)[0]) for path in ADMIN_LISTS}
 
 
 def time_reports(app: Flask) -> list[ReportTiming]:
