@@ -14,7 +14,6 @@ from importlib.resources import files
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     g,
     render_template,
@@ -93,16 +92,6 @@ def _token_checked() -> bool:
     return "api_token_id" in g or g.get("api_token_verified", False)
 
 
-def _unauthorized() -> Response:
-    return problem(
-        401,
-        "Unauthorized",
-        "Send a valid API token: Authorization: Bearer <token>.",
-        type_="unauthorized",
-        headers={"WWW-Authenticate": 'Bearer realm="stockroom"'},
-    )
-
-
 def require_token():
     """401 problem+json unless the request carries a live API token.
 
@@ -112,14 +101,14 @@ def require_token():
         return None
     presented = credentials(request.headers.get("Authorization"))
     if presented is None:
-        return _unauthorized()
+        return TokenRejected().response()
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "checks_token_itself", False):
         g.api_credentials = presented
         return None
     token = authenticate(db.session, presented)
     if token is None:
-        return _unauthorized()
+        return TokenRejected().response()
     g.api_token_id = token.id
     g.api_token_touch = needs_touch(token)
     touches.note(presented.prefix)

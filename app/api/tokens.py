@@ -100,28 +100,25 @@ def needs_touch(token: Row) -> bool:
 
 def touch(session: DbSession, token_id: int) -> None:
     """Record that the token was used just now (skipped if another request just did)."""
-    session.execute(
-        update(ApiToken)
-        .where(
-            ApiToken.id == token_id,
-            or_(
-                ApiToken.last_used_at.is_(None),
-                ApiToken.last_used_at < func.now() - LAST_USED_RESOLUTION,
-            ),
-        )
-        .values(last_used_at=func.now())
-    )
+    _record_use(session, ApiToken.id == token_id)
 
 
 def touch_presented(session: DbSession, presented: Credentials) -> None:
     """:func:`touch` for a token known by its credentials (checked by the request's
     own statement, so its id was never looked up)."""
+    _record_use(
+        session,
+        ApiToken.prefix == presented.prefix,
+        ApiToken.token_hash == presented.token_hash,
+        ApiToken.revoked_at.is_(None),
+    )
+
+
+def _record_use(session: DbSession, *which) -> None:
     session.execute(
         update(ApiToken)
         .where(
-            ApiToken.prefix == presented.prefix,
-            ApiToken.token_hash == presented.token_hash,
-            ApiToken.revoked_at.is_(None),
+            *which,
             or_(
                 ApiToken.last_used_at.is_(None),
                 ApiToken.last_used_at < func.now() - LAST_USED_RESOLUTION,

@@ -17,8 +17,8 @@ Revises: 9a5ad7651227
 Create Date: 2026-11-22 21:50:00
 """
 
-import sqlalchemy as sa
-from alembic import context, op
+import concurrent_indexes
+from alembic import op
 
 revision = "5be1d0c47a83"
 down_revision = "9a5ad7651227"
@@ -35,30 +35,10 @@ NEW_INDEXES = {
 }
 
 
-def _is_invalid(name):
-    """Whether an interrupted concurrent build left ``name`` behind, unusable (it would
-    make IF NOT EXISTS skip the build)."""
-    if context.is_offline_mode():
-        return False
-    return bool(
-        op.get_bind()
-        .execute(
-            sa.text(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = :name"
-            ),
-            {"name": name},
-        )
-        .scalar()
-    )
-
-
 def upgrade():
     with op.get_context().autocommit_block():
         for name, definition in NEW_INDEXES.items():
-            if _is_invalid(name):
-                op.execute(f"DROP INDEX CONCURRENTLY {name}")
-            op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
+            concurrent_indexes.create_concurrently(name, definition)
         op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_orders_placed_at")
 
 

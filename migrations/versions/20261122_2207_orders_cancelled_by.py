@@ -10,8 +10,9 @@ Revises: 0d9e4b7a5c21
 Create Date: 2026-11-22 22:07:00
 """
 
+import concurrent_indexes
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
 revision = "4f8a6d2c0b93"
 down_revision = "0d9e4b7a5c21"
@@ -22,30 +23,11 @@ INDEX = "ix_orders_cancelled_by_id"
 FOREIGN_KEY = "fk_orders_cancelled_by_id_admin_users"
 
 
-def _index_is_invalid():
-    if context.is_offline_mode():
-        return False
-    return bool(
-        op.get_bind()
-        .execute(
-            sa.text(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = :name"
-            ),
-            {"name": INDEX},
-        )
-        .scalar()
-    )
-
-
 def upgrade():
     op.add_column("orders", sa.Column("cancelled_by_id", sa.BigInteger(), nullable=True))
     with op.get_context().autocommit_block():
-        if _index_is_invalid():  # left by an interrupted concurrent build
-            op.execute(f"DROP INDEX CONCURRENTLY {INDEX}")
-        op.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON orders "
-            "(cancelled_by_id) WHERE cancelled_by_id IS NOT NULL"
+        concurrent_indexes.create_concurrently(
+            INDEX, "ON orders (cancelled_by_id) WHERE cancelled_by_id IS NOT NULL"
         )
         op.execute(
             f"ALTER TABLE orders ADD CONSTRAINT {FOREIGN_KEY} FOREIGN KEY "

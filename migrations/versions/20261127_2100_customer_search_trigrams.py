@@ -14,8 +14,8 @@ Revises: faba05d756f0
 Create Date: 2026-11-27 21:00:00
 """
 
-import sqlalchemy as sa
-from alembic import context, op
+import concurrent_indexes
+from alembic import op
 
 revision = "7d3e9b1c5a20"
 down_revision = "faba05d756f0"
@@ -28,30 +28,11 @@ INDEXES = {
 }
 
 
-def _is_invalid(name):
-    """Whether an interrupted concurrent build left ``name`` behind, unusable."""
-    if context.is_offline_mode():
-        return False
-    return bool(
-        op.get_bind()
-        .execute(
-            sa.text(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = :name"
-            ),
-            {"name": name},
-        )
-        .scalar()
-    )
-
-
 def upgrade():
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     with op.get_context().autocommit_block():
         for name, definition in INDEXES.items():
-            if _is_invalid(name):
-                op.execute(f"DROP INDEX CONCURRENTLY {name}")
-            op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
+            concurrent_indexes.create_concurrently(name, definition)
 
 
 def downgrade():
