@@ -11,6 +11,7 @@ import pytest
 from browser_forms import add_admin, log_in
 from builders import add_product
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.db.migration_scripts import migration_scripts
 from app.db.request_accounting import NPlusOneDetected
@@ -106,6 +107,21 @@ def test_slow_statements_are_captured_and_explained(probe_app, committed):
     assert "Only SELECT statements can be explained" in refused.text
     assert client.get("/admin/db/queries/explain/0123456789abcdef").status_code == 404
     assert client.get("/admin/db/queries/explain/DROP%20TABLE%20x").status_code == 404
+
+
+def test_a_statement_cut_off_by_the_timeout_is_captured_too(probe_app):
+    """The slowest statements are the ones that fail: a timeout is timed and kept."""
+    from app.db.statements import slow_statements
+
+    with (
+        probe_app.app_context(),
+        pytest.raises(OperationalError, match="statement timeout"),
+        db.engine.connect() as conn,
+    ):
+        conn.execute(text("SET LOCAL statement_timeout = '50ms'"))
+        conn.execute(text("SELECT pg_sleep(0.5) AS cut_off_by_timeout"))
+    entry = next(e for e in slow_statements.entries.values() if "cut_off_by_timeout" in e.sql)
+    assert 40 <= entry.max_ms < 500
 
 
 def test_pool_page_shows_this_worker_and_connections_held_too_long(probe_app, committed):

@@ -1,6 +1,6 @@
 """Statement timing and slow-statement capture.
 
-Every statement is timed (SQLAlchemy cursor events) into the statement-duration
+Every statement is timed (by the driver's cursor, :class:`TimedCursor`) into the statement-duration
 histogram and the current request's accounting (app/db/request_accounting.py).
 Statements slower than ``SLOW_QUERY_MS`` are aggregated by normalised SQL (count,
 mean, p95 from recent samples, max, last seen, endpoint and code location);
@@ -17,11 +17,13 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+import psycopg
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -201,34 +203,59 @@ def _explainable_params(sql: str, params) -> dict | None:
 slow_statements = SlowStatements()
 
 
+class TimedCursor(psycopg.Cursor):
+    """A psycopg cursor that reports every statement it runs, failed ones too
+    (timeouts above all are the slowest ones), to its class's ``record``.
+
+    Timed at the driver rather than with SQLAlchemy's cursor events: any
+    connection-level event makes SQLAlchemy join the engine's listeners onto every
+    Connection and dispatch through them for each statement, which cost more than
+    the timing itself (issue 13's profile)."""
+
+    record: Callable[[str, object, float], None]
+
+    def execute(self, query, params=None, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            self.record(_text(query, self), params, time.perf_counter() - started)
+
+    def executemany(self, query, params_seq, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().executemany(query, params_seq, **kwargs)
+        finally:
+            self.record(_text(query, self), None, time.perf_counter() - started)
+
+
+def _text(query, cursor: psycopg.Cursor) -> str:
+    """The statement as text (SQLAlchemy sends ``str``; psycopg also takes bytes and
+    ``psycopg.sql`` compositions)."""
+    if isinstance(query, str):
+        return query
+    if isinstance(query, bytes):
+        return query.decode(errors="replace")
+    return query.as_string(cursor)
+
+
 def install_statement_events(engine: Engine, app: Flask) -> None:
-    """Time every statement on ``engine``; capture the slow ones."""
-    threshold_ms = app.config["SLOW_QUERY_MS"]
+    """Time every statement on ``engine``'s connections; capture the slow ones."""
+    threshold_seconds = app.config["SLOW_QUERY_MS"] / 1000
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _start(conn, cursor, statement, parameters, context, executemany):
-        conn.info.setdefault("stockroom_started", []).append(time.perf_counter())
-
-    @event.listens_for(engine, "after_cursor_execute")
-    def _finish(conn, cursor, statement, parameters, context, executemany):
-        _done(conn, statement, parameters)
-
-    @event.listens_for(engine, "handle_error")
-    def _failed(context):
-        # Failed statements (timeouts above all) are often the slowest ones.
-        if context.statement and context.connection is not None:
-            _done(context.connection, context.statement, context.parameters)
-
-    def _done(conn, statement, parameters):
-        started = conn.info.get("stockroom_started")
-        if not started:
-            return
-        seconds = time.perf_counter() - started.pop()
+    def record(statement: str, parameters, seconds: float) -> None:
         STATEMENT_SECONDS.observe(seconds)
         account = current_account.get()
         endpoint = account.endpoint if account is not None else request_endpoint()
         history.record_statement(statement, seconds, endpoint, code_location)
-        if seconds * 1000 >= threshold_ms:
+        if seconds >= threshold_seconds:
             slow_statements.record(statement, seconds * 1000, parameters, endpoint)
         if account is not None:
             account.add(statement, seconds)
+
+    # One cursor class per engine: each app has its own threshold.
+    cursor_class = type("TimedCursor", (TimedCursor,), {"record": staticmethod(record)})
+
+    @event.listens_for(engine, "connect")
+    def _timed(dbapi_connection, record_):
+        dbapi_connection.cursor_factory = cursor_class
