@@ -101,8 +101,10 @@ def register_jobs(app: Flask) -> None:
     workers; app/db/jobs.py)."""
     from app.catalog.sales_rates import SALES_RATES_JOB
     from app.db import jobs
+    from app.reports.rollups import ROLLUP_JOB
 
     jobs.register(app, SALES_RATES_JOB)
+    jobs.register(app, ROLLUP_JOB)
 
 
 def register_extensions(app: Flask) -> None:
@@ -159,6 +161,7 @@ def register_commands(app: Flask) -> None:
     from app.auth.cli import create_admin
     from app.bench.cli import bench_console, bench_history, bench_orders, bench_reports
     from app.db.cli import devdb, pool_plan
+    from app.reports.cli import rollup
     from app.seed.cli import seed
     from app.serve import serve
 
@@ -172,6 +175,7 @@ def register_commands(app: Flask) -> None:
         devdb,
         pool_plan,
         purge_idempotency_keys,
+        rollup,
         seed,
         serve,
     ):

@@ -23,6 +23,16 @@ from app.db.models import (
     WorkerReport,
 )
 from app.orders.models import Order, OrderLine
+from app.reports.models import (
+    CustomerActivity,
+    OrderChange,
+    RollupState,
+    SalesCustomerDay,
+    SalesCustomerMonth,
+    SalesDay,
+    SalesProductDay,
+    SalesProductMonth,
+)
 
 __all__ = [
     "AdminUser",
@@ -30,17 +40,25 @@ __all__ = [
     "ConnectionsMinute",
     "ConsoleAction",
     "Customer",
+    "CustomerActivity",
     "EndpointHour",
     "EndpointMinute",
     "HistoryEvent",
     "IdempotencyRecord",
     "JobRun",
     "Order",
+    "OrderChange",
     "OrderLine",
     "PoolHour",
     "PoolMinute",
     "Product",
     "ProductSalesRate",
+    "RollupState",
+    "SalesCustomerDay",
+    "SalesCustomerMonth",
+    "SalesDay",
+    "SalesProductDay",
+    "SalesProductMonth",
     "ServerStatementMinute",
     "ServerStatementSnapshot",
     "SlowQueryReport",

@@ -197,6 +197,13 @@ class Committed:
         tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
         with self.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # The rollups' one row of state, as the migration leaves it on no orders.
+            conn.execute(
+                text(
+                    "INSERT INTO rollup_state (id, historic_through_id, backfilled_through_id)"
+                    " VALUES (1, 0, 0)"
+                )
+            )
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def test_products_about_to_run_out_come_from_the_hourly_sales_rates(app, admin_c
     assert 'id="rates-pending"' in page
 
     ran = JobRunner(app, registered(app)).tick(session)
-    assert ran == ["sales-rates"]
+    assert "sales-rates" in ran
     assert JobRunner(app, registered(app)).tick(session) == []  # once per hour, everywhere
     page = admin_client.get("/admin/").text
     assert 'id="rates-pending"' not in page

@@ -74,6 +74,17 @@ def test_seed_loads_consistent_data(seed, committed):
         assert (last - first).days > 500  # spread over about 18 months
         # Indexes and constraints dropped for the load are all back.
         assert set(conn.execute(SCHEMA_OBJECTS).scalars()) == schema_before
+        # The report rollups were built from the loaded orders, the queue left empty
+        # (the change triggers stayed quiet during the load and are back on).
+        ready, queued, rolled, placed = conn.execute(
+            text("""
+            SELECT (SELECT backfilled_through_id >= historic_through_id FROM rollup_state),
+                   (SELECT count(*) FROM order_changes),
+                   (SELECT sum(revenue_cents) FROM sales_days),
+                   (SELECT sum(total_cents) FROM orders WHERE status = 'placed')""")
+        ).one()
+        assert (ready, queued, rolled) == (True, 0, placed)
+        assert "backfilled 3,000 older orders" in result.output
 
     # Identities continue after the loaded ids.
     with committed.sessions.begin() as session:
@@ -81,6 +92,12 @@ def test_seed_loads_consistent_data(seed, committed):
         session.add(product)
         session.flush()
         assert product.id == 61
+    # The rollups' change triggers are back on: a new order is queued for them.
+    with committed.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO orders (customer_id, total_cents, item_count) VALUES (1, 100, 1)")
+        )
+        assert conn.execute(text("SELECT count(*) FROM order_changes")).scalar_one() == 1
 
 
 def test_seed_is_reproducible(seed, committed):

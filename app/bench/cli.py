@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import flask_migrate
+import psycopg
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -29,6 +30,7 @@ from app.bench.orders import (
 )
 from app.config import default_threads, default_workers, libpq_url
 from app.db.local_pgbouncer import LocalPgBouncer, PgBouncerError
+from app.db.sql import sql_file
 from app.db.transactions import run_in_transaction
 from app.extensions import db
 from app.gunicorn_process import free_port
@@ -123,12 +125,13 @@ def _prepare_database(url: str) -> str:
 )
 @click.option(
     "--compare",
-    type=click.Choice(["history", "stack"]),
+    type=click.Choice(["history", "rollups", "stack"]),
     default=None,
     help="history: the app with the console's history sampler on and off, alternating "
     "(at least 5 rounds for a median ratio worth reading). stack: one order through "
     "pgbench (classic and Stockroom's SQL), a raw psycopg app, a textbook ORM app and "
-    "Stockroom with instrumentation on and off, spread and hot, alternating.",
+    "Stockroom with instrumentation on and off, spread and hot, alternating. rollups: "
+    "the app with the report rollups' change triggers on orders on and off, alternating.",
 )
 @click.option(
     "--rounds",
@@ -169,6 +172,9 @@ def bench_orders(
             return
         if compare == "history":
             compare_history(runs, url, workers, threads, token, duration, rounds or 5)
+            return
+        if compare == "rollups":
+            compare_rollups(runs, url, workers, threads, token, duration, rounds or 5)
             return
         if compare == "stack":
             from app.bench import stack
@@ -249,10 +255,27 @@ HISTORY_SETUPS = {
 }
 
 
-def alternate(runs, setups, url, bouncer, workers, threads, token, duration, rounds):
+# The report rollups' change triggers on orders on and off (the same app).
+ROLLUP_SETUPS = {
+    "triggers on": lambda url, bouncer: (url, {"DB_HISTORY": "on"}),
+    "triggers off": lambda url, bouncer: (url, {"DB_HISTORY": "on"}),
+}
+ROLLUP_BEFORE = {
+    "triggers on": lambda url: _run_sql(url, "rollup_triggers_on.sql"),
+    "triggers off": lambda url: _run_sql(url, "rollup_triggers_off.sql"),
+}
+
+
+def _run_sql(url: str, name: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql_file("app.seed", name))
+
+
+def alternate(runs, setups, url, bouncer, workers, threads, token, duration, rounds, before=None):
     """For each run, every setup in turn, ``rounds`` times (A B, B A, A B ...): the
     orders/s, p99 and workers' CPU ms per request of each setup per round, as
-    ``{run: {setup: [(rate, p99, cpu_ms)]}}``."""
+    ``{run: {setup: [(rate, p99, cpu_ms)]}}``. ``before[setup](url)``, when given,
+    runs before each of that setup's turns (setups that differ in the database)."""
     servers = {}
     measured: dict[Run, dict[str, list[tuple[float, float, float]]]] = {}
     try:
@@ -277,6 +300,8 @@ def alternate(runs, setups, url, bouncer, workers, threads, token, duration, rou
                 if round_number % 2:
                     order.reverse()
                 for name, server in order:
+                    if before:
+                        before[name](url)
                     reset_stock(url)
                     run_load(
                         "127.0.0.1", server.port, requests, concurrency=run.concurrency, duration=1
@@ -328,13 +353,27 @@ def compare_history(runs, url, workers, threads, token, duration, rounds) -> Non
     """Orders/s with the history sampler on and off in alternating pairs; the
     median of the pairs' on/off ratios, with their min and max."""
     measured = alternate(runs, HISTORY_SETUPS, url, None, workers, threads, token, duration, rounds)
+    report_on_off(measured, "history on", "history off")
+
+
+def compare_rollups(runs, url, workers, threads, token, duration, rounds) -> None:
+    """Orders/s with the report rollups' change triggers on and off, alternating."""
+    measured = alternate(
+        runs, ROLLUP_SETUPS, url, None, workers, threads, token, duration, rounds, ROLLUP_BEFORE
+    )
+    _run_sql(url, "rollup_triggers_on.sql")
+    report_on_off(measured, "triggers on", "triggers off")
+
+
+def report_on_off(measured, on_name: str, off_name: str) -> None:
+    """The table of an on/off comparison: medians, the pairs' ratio and CPU cost."""
     click.echo(
         f"{'workload':<12} {'locking':<12} {'conc':>4} {'on/s':>7} {'off/s':>7} "
         f"{'on/off median':>13} {'min':>6} {'max':>6} {'cost':>6} {'p99 on':>7} {'p99 off':>7} "
         f"{'cpu ms on':>9} {'cpu ms off':>10} {'cpu cost':>8}"
     )
     for run, by_setup in measured.items():
-        on, off = by_setup["history on"], by_setup["history off"]
+        on, off = by_setup[on_name], by_setup[off_name]
         ratios = [a[0] / b[0] for a, b in zip(on, off, strict=True) if b[0]]
         ratio = statistics.median(ratios)
         cpu_ratios = [a[2] / b[2] for a, b in zip(on, off, strict=True) if b[2]]
@@ -428,17 +467,24 @@ def bench_reports(orders_option: str) -> None:
             with app.app_context():
                 db.engine.dispose()
             click.echo(f"\n{sizes.orders:,} orders")
-            click.echo(f"{'report':<18} {'rows':>5} {'page ms':>8} {'SQL ms':>8} {'ratio':>6}")
+            click.echo(
+                f"{'report':<18} {'filters':<8} {'rows':>5} {'page ms':>8} {'SQL ms':>8} "
+                f"{'ratio':>6}"
+            )
             for t in results[count]:
                 click.echo(
-                    f"{t.slug:<18} {t.rows:>5} {t.page_ms:>8.1f} {t.execution_ms:>8.1f} "
-                    f"{t.ratio:>6.2f}"
+                    f"{t.slug:<18} {t.filters:<8} {t.rows:>5} {t.page_ms:>8.1f} "
+                    f"{t.execution_ms:>8.1f} {t.ratio:>6.2f}"
                 )
         click.echo("\npage ms by orders seeded (median of 5 whole requests)")
         click.echo(f"{'page':<34}" + "".join(f"{count:>12,}" for count in counts))
         for t in results[counts[0]]:
-            row = [next(r for r in results[c] if r.slug == t.slug).page_ms for c in counts]
-            click.echo(f"{'/reports/' + t.slug:<34}" + "".join(f"{ms:>12.0f}" for ms in row))
+            row = [
+                next(r for r in results[c] if (r.slug, r.filters) == (t.slug, t.filters)).page_ms
+                for c in counts
+            ]
+            label = f"/reports/{t.slug}" + (" (widest)" if t.filters == "widest" else "")
+            click.echo(f"{label:<34}" + "".join(f"{ms:>12.0f}" for ms in row))
         for path in lists[counts[0]]:
             click.echo(f"{path:<34}" + "".join(f"{lists[c][path]:>12.0f}" for c in counts))
     finally:

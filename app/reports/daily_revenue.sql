@@ -1,5 +1,6 @@
 -- Revenue and orders per day with a running total and a 7-day moving average;
--- days without orders appear with zeros.
+-- days without orders appear with zeros. Per-day sums come from the orders
+-- (:rollups false) or from the day rollup plus the changes not folded yet.
 WITH days AS (
     SELECT d::date AS day
     FROM generate_series(CAST(:date_from AS date), CAST(:date_to AS date) - 1,
@@ -8,9 +9,23 @@ WITH days AS (
     SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day,
            count(*) AS orders, sum(o.total_cents) AS revenue_cents
     FROM orders o
-    WHERE o.placed_at >= :date_from AND o.placed_at < :date_to
+    WHERE NOT :rollups
+      AND o.placed_at >= :date_from AND o.placed_at < :date_to
       AND o.status = 'placed'
     GROUP BY 1
+    UNION ALL
+    SELECT p.day, sum(p.orders)::bigint, sum(p.revenue_cents)
+    FROM (
+        SELECT s.day, s.orders, s.revenue_cents
+        FROM sales_days s
+        WHERE s.day >= :date_from AND s.day < :date_to
+        UNION ALL
+        SELECT (c.placed_at AT TIME ZONE 'UTC')::date, c.sign, c.sign * c.total_cents
+        FROM order_changes c
+        WHERE c.sign <> 0 AND c.placed_at >= :date_from AND c.placed_at < :date_to
+    ) p
+    WHERE :rollups
+    GROUP BY p.day
 )
 SELECT days.day,
        coalesce(p.orders, 0) AS orders,

@@ -29,6 +29,7 @@ from app.db.sql import query, sql_file
 from app.db.transactions import sqlstate
 from app.extensions import db
 from app.reports.definitions import Report
+from app.reports.rollups import Freshness
 
 log = logging.getLogger(__name__)
 QUERY_CANCELED = "57014"
@@ -70,11 +71,20 @@ class ReportSource:
 
 @dataclass
 class ReportResult:
-    """A report's rows, how long the database took, and where it ran."""
+    """A report's rows, how long the database took, where it ran, and what the
+    answer is as of."""
 
     rows: list
     elapsed_ms: float
     source: ReportSource = ReportSource("primary")
+    freshness: Freshness | None = None
+
+    @property
+    def as_of(self) -> str:
+        """The footer's sentence on freshness."""
+        if self.freshness is None:
+            return ""
+        return self.freshness.describe(self.source.lag_seconds)
 
 
 @dataclass(frozen=True)
@@ -150,8 +160,13 @@ REPLICA_FALLBACKS = labelled_counter(
 )
 
 
+# One snapshot for the whole report: the rollups' state it reads first and the
+# report's own statement see the same data.
+_REPORT_TRANSACTION = {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
+
+
 def _on_primary(work: Callable[[Connection], T], fallback: str | None) -> tuple[T, ReportSource]:
-    with db.engine.connect().execution_options(postgresql_readonly=True) as conn:
+    with db.engine.connect().execution_options(**_REPORT_TRANSACTION) as conn:
         try:
             _begin(conn)
             return work(conn), ReportSource("primary", fallback=fallback)
@@ -166,7 +181,7 @@ def _on_replica(work: Callable[[Connection], T], engine) -> tuple[T, ReportSourc
     if reason := _breaker.open_reason():
         return _Skip("unreachable", reason)
     try:
-        conn = engine.connect().execution_options(postgresql_readonly=True)
+        conn = engine.connect().execution_options(**_REPORT_TRANSACTION)
     except OperationalError as error:
         reason = f"the replica cannot be reached ({first_line(error)})"
         _breaker.trip(reason, retry_after)
@@ -243,12 +258,15 @@ def run_report(report: Report, params: dict) -> ReportResult:
     """The report's rows for ``params``."""
 
     def work(conn):
+        freshness = Freshness.read(conn)
         started = time.perf_counter()
-        rows = conn.execute(query("app.reports", report.sql), params).all()
-        return rows, (time.perf_counter() - started) * 1000
+        rows = conn.execute(
+            query("app.reports", report.sql), {**params, "rollups": freshness.ready}
+        ).all()
+        return rows, (time.perf_counter() - started) * 1000, freshness
 
-    (rows, elapsed_ms), source = in_report_transaction(work)
-    return ReportResult(rows, elapsed_ms, source)
+    (rows, elapsed_ms, freshness), source = in_report_transaction(work)
+    return ReportResult(rows, elapsed_ms, source, freshness)
 
 
 def explain_report(report: Report, params: dict) -> tuple[str, float, ReportSource]:
@@ -256,8 +274,9 @@ def explain_report(report: Report, params: dict) -> tuple[str, float, ReportSour
     where it ran)."""
 
     def work(conn):
+        ready = Freshness.read(conn).ready
         statement = text("EXPLAIN (ANALYZE, BUFFERS) " + sql_file("app.reports", report.sql))
-        plan = "\n".join(row[0] for row in conn.execute(statement, params))
+        plan = "\n".join(row[0] for row in conn.execute(statement, {**params, "rollups": ready}))
         match = re.search(r"Execution Time: ([\d.]+) ms", plan)
         return plan, float(match.group(1)) if match else float("nan")
 

@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from app.db.engine import connection_role, direct_engine
+from app.reports.cli import run_backfill
+from app.reports.rollups import BACKFILL_BATCH
 from app.seed.generate import DemoData, SeedSizes
 from app.seed.load import LoadReport, SeedRefused, bulk_load
 
@@ -38,6 +41,10 @@ def run_seed(sizes: SeedSizes, *, random_seed: int, until: date, replace: bool) 
             # COPY ran on the driver connection, outside SQLAlchemy's transaction
             # bookkeeping, so commit there too (the pool rolls back anything else).
             raw.commit()
+    # The rollups were emptied with the load; build them from the new orders (reports
+    # read the raw tables until this is done, should it be interrupted).
+    with connection_role("seed"), Session(direct_engine()) as session:
+        run_backfill(session, BACKFILL_BATCH)
     return report
 
 

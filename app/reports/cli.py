@@ -1,0 +1,115 @@
+"""``flask rollup``: the reports' rollups from the command line (status, fold,
+backfill, rebuild). The backfill and rebuild run here, never in the web workers:
+they read every older order, in short batches on a direct connection."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+
+from app.db.engine import connection_role, direct_engine
+from app.reports import rollups
+
+
+def _describe(progress: rollups.Progress) -> str:
+    state = (
+        "ready: reports read the rollups"
+        if progress.ready
+        else f"backfilling: {progress.percent:.1f} % of the older orders read; "
+        "reports read the raw tables meanwhile"
+    )
+    folded = f"{progress.folded_at:%Y-%m-%d %H:%M:%S} UTC" if progress.folded_at else "never"
+    return (
+        f"{state}\nlast fold: {folded}\nqueued changes: {progress.queued:,}\n"
+        f"older orders (ids up to {progress.historic_through_id:,}) read through id "
+        f"{progress.backfilled_through_id:,}"
+    )
+
+
+def run_backfill(session: Session, batch: int) -> rollups.FoldResult | None:
+    """Backfill with a progress bar on stderr (by older orders read)."""
+    start = rollups.progress(session)
+    session.rollback()
+    total = max(start.historic_through_id - start.backfilled_through_id, 0)
+    started = time.perf_counter()
+    with click.progressbar(
+        length=total, label="backfilling rollups", width=30, show_pos=True, file=sys.stderr
+    ) as bar:
+        done = start.backfilled_through_id
+
+        def advance(result: rollups.FoldResult) -> None:
+            nonlocal done
+            bar.update(result.backfilled_through_id - done)
+            done = result.backfilled_through_id
+
+        result = rollups.backfill(session, batch=batch, on_batch=advance)
+    if total:
+        rollups.tidy(direct_engine())
+    elapsed = time.perf_counter() - started
+    click.echo(f"backfilled {total:,} older orders in {elapsed:.1f} s", err=True)
+    return result
+
+
+@click.group("rollup")
+def rollup() -> None:
+    """The reports' rollups: status, fold, backfill, rebuild."""
+
+
+@rollup.command("status")
+@with_appcontext
+def status() -> None:
+    """Show whether reports read the rollups, the backfill's progress and the queue."""
+    with Session(direct_engine()) as session:
+        click.echo(_describe(rollups.progress(session)))
+
+
+@rollup.command("fold")
+@with_appcontext
+def fold() -> None:
+    """Fold the queued order changes now (the workers do it every minute)."""
+    with connection_role("rollup"), Session(direct_engine()) as session:
+        folded = rollups.fold_queue(session, max_batches=1_000_000)
+        click.echo(f"folded {folded:,} changes")
+
+
+@rollup.command("backfill")
+@click.option(
+    "--batch",
+    type=click.IntRange(100, 1_000_000),
+    default=rollups.BACKFILL_BATCH,
+    show_default=True,
+    help="Older orders per transaction.",
+)
+@with_appcontext
+def backfill(batch: int) -> None:
+    """Read the orders older than the rollups into them, in short transactions.
+    Safe under load; stopped, it goes on from where it was when run again."""
+    with connection_role("rollup"), Session(direct_engine()) as session:
+        run_backfill(session, batch)
+        click.echo(_describe(rollups.progress(session)))
+
+
+@rollup.command("rebuild")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--batch",
+    type=click.IntRange(100, 1_000_000),
+    default=rollups.BACKFILL_BATCH,
+    show_default=True,
+    help="Older orders per transaction.",
+)
+@with_appcontext
+def rebuild(yes: bool, batch: int) -> None:
+    """Empty the rollups and build them again from the orders (reports read the raw
+    tables until it is done)."""
+    if not yes:
+        click.confirm("Empty the rollups and rebuild them from every order?", abort=True)
+    with connection_role("rollup"), Session(direct_engine()) as session:
+        rollups.start_over(session)
+        session.commit()
+        run_backfill(session, batch)
+        click.echo(_describe(rollups.progress(session)))

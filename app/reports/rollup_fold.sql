@@ -1,0 +1,94 @@
+-- Fold one batch into the rollups, in one statement (one snapshot): the oldest
+-- :queue_limit queued changes and, when backfilling, the orders with ids in
+-- (:lo, :hi] read from the orders table as they are now.
+-- A queued change to an order the backfill has not read yet (an id in
+-- (:lo, :historic]) is dropped: the backfill reads that order as it is by then,
+-- so counting the change too would count it twice.
+WITH taken AS (
+    DELETE FROM order_changes c
+    WHERE c.id IN (SELECT id FROM order_changes ORDER BY id LIMIT :queue_limit)
+       OR (c.order_id > :lo AND c.order_id <= :hi)
+    RETURNING c.order_id, c.customer_id, c.placed_at, c.total_cents, c.sign, c.new_order
+), changes AS (
+    SELECT t.order_id, t.customer_id, t.placed_at, t.total_cents, t.sign, t.new_order
+    FROM taken t
+    WHERE t.order_id <= :lo OR t.order_id > :historic
+    UNION ALL
+    SELECT o.id, o.customer_id, o.placed_at, o.total_cents,
+           CASE WHEN o.status = 'placed' THEN 1 ELSE 0 END, true
+    FROM orders o
+    WHERE o.id > :lo AND o.id <= :hi
+), dated AS (
+    SELECT c.*, (c.placed_at AT TIME ZONE 'UTC')::date AS day
+    FROM changes c
+), products AS (
+    SELECT d.day, l.product_id,
+           sum(d.sign * l.quantity)::bigint AS units,
+           sum(d.sign * l.quantity::bigint * l.unit_price_cents)::bigint AS revenue_cents
+    FROM dated d
+    JOIN order_lines l ON l.order_id = d.order_id
+    WHERE d.sign <> 0
+    GROUP BY d.day, l.product_id
+), customers AS (
+    SELECT d.day, d.customer_id,
+           sum(d.sign)::bigint AS orders,
+           sum(d.sign * d.total_cents)::bigint AS revenue_cents
+    FROM dated d
+    WHERE d.sign <> 0
+    GROUP BY d.day, d.customer_id
+), days AS (
+    INSERT INTO sales_days AS t (day, orders, revenue_cents)
+    SELECT day, sum(orders), sum(revenue_cents) FROM customers GROUP BY day
+    ON CONFLICT (day) DO UPDATE
+        SET orders = t.orders + excluded.orders,
+            revenue_cents = t.revenue_cents + excluded.revenue_cents
+    RETURNING 1
+), product_days AS (
+    INSERT INTO sales_product_days AS t (day, product_id, units, revenue_cents)
+    SELECT day, product_id, units, revenue_cents FROM products
+    ON CONFLICT (day, product_id) DO UPDATE
+        SET units = t.units + excluded.units,
+            revenue_cents = t.revenue_cents + excluded.revenue_cents
+    RETURNING 1
+), product_months AS (
+    INSERT INTO sales_product_months AS t (month, product_id, units, revenue_cents)
+    SELECT date_trunc('month', day)::date, product_id, sum(units), sum(revenue_cents)
+    FROM products
+    GROUP BY 1, 2
+    ON CONFLICT (month, product_id) DO UPDATE
+        SET units = t.units + excluded.units,
+            revenue_cents = t.revenue_cents + excluded.revenue_cents
+    RETURNING 1
+), customer_days AS (
+    INSERT INTO sales_customer_days AS t (day, customer_id, orders, revenue_cents)
+    SELECT day, customer_id, orders, revenue_cents FROM customers
+    ON CONFLICT (day, customer_id) DO UPDATE
+        SET orders = t.orders + excluded.orders,
+            revenue_cents = t.revenue_cents + excluded.revenue_cents
+    RETURNING 1
+), customer_months_sums AS (
+    INSERT INTO sales_customer_months AS t (month, customer_id, orders, revenue_cents)
+    SELECT date_trunc('month', day)::date, customer_id, sum(orders), sum(revenue_cents)
+    FROM customers
+    GROUP BY 1, 2
+    ON CONFLICT (month, customer_id) DO UPDATE
+        SET orders = t.orders + excluded.orders,
+            revenue_cents = t.revenue_cents + excluded.revenue_cents
+    RETURNING 1
+), activity AS (
+    INSERT INTO customer_activity AS t (customer_id, first_placed_at, months)
+    SELECT customer_id, min(placed_at),
+           array_agg(DISTINCT date_trunc('month', day)::date ORDER BY date_trunc('month', day)::date)
+    FROM dated
+    WHERE new_order
+    GROUP BY customer_id
+    ON CONFLICT (customer_id) DO UPDATE
+        SET first_placed_at = least(t.first_placed_at, excluded.first_placed_at),
+            months = ARRAY(SELECT DISTINCT m FROM unnest(t.months || excluded.months) AS m
+                           ORDER BY m)
+        -- most new orders fall in a month the customer already ordered in: no write
+        WHERE excluded.first_placed_at < t.first_placed_at OR NOT excluded.months <@ t.months
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken) AS queued,
+       (SELECT count(*) FROM changes) AS folded

@@ -1,0 +1,396 @@
+"""The reports' rollups: every report answers the same from the rollups as from the
+raw orders, through folds, cancellations after the day closed, edits of totals, price
+changes and today's orders not folded yet; the fold and the backfill can be stopped at
+any point and run again; orders placed while they run are neither lost nor deadlocked.
+
+(No path in Stockroom changes an order's customer or time; the sums would follow such
+an edit, the cohorts' activity would not until ``flask rollup rebuild``.)"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from browser_forms import add_admin, log_in
+from builders import bearer
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Product
+from app.customers.models import Customer
+from app.db.jobs import JobRunner, registered
+from app.db.sql import query
+from app.orders.models import Order, OrderLine
+from app.reports import rollups
+from app.reports.definitions import REPORTS
+from app.reports.forms import EARLIEST
+from app.reports.runner import _in_read_only_transaction
+
+TODAY = datetime.now(UTC).date()
+REGIONS = ("europe", "asia-pacific", "north-america")
+
+
+def cases() -> list[tuple[str, dict]]:
+    """Filters that exercise every split of a range: whole months only, partial
+    months at either end, a range inside one month, the widest ranges, today alone."""
+    first_of_month = TODAY.replace(day=1)
+    ranges = [
+        (TODAY - timedelta(days=89), TODAY + timedelta(days=1)),  # the default
+        (TODAY - timedelta(days=1098), TODAY + timedelta(days=1)),  # the widest
+        (TODAY, TODAY + timedelta(days=1)),  # today alone
+        ((first_of_month - timedelta(days=75)).replace(day=1), first_of_month),  # whole months
+        (first_of_month - timedelta(days=50), first_of_month - timedelta(days=40)),  # in one
+        (first_of_month - timedelta(days=100), first_of_month - timedelta(days=3)),
+    ]
+    found = []
+    for start, end in ranges:
+        span = {"date_from": start, "date_to": end}
+        found.append(("top-customers", {**span, "region": None, "top_n": 3}))
+        found.append(("top-customers", {**span, "region": "europe", "top_n": 100}))
+        found.append(("daily-revenue", span))
+        found.append(("product-ranking", {**span, "row_limit": 100}))
+    for days in (1, 30, 365):
+        found.append(
+            (
+                "stock-cover",
+                {
+                    "since": TODAY - timedelta(days=days - 1),
+                    "days": days,
+                    "reorder_days": 14,
+                    "row_limit": 100,
+                },
+            )
+        )
+    for start in (EARLIEST, (TODAY - timedelta(days=200)).replace(day=1), TODAY.replace(day=1)):
+        found.append(
+            (
+                "cohort-retention",
+                {"date_from": start, "date_to": TODAY + timedelta(days=1), "max_months": 36},
+            )
+        )
+    return found
+
+
+def answer(slug: str, params: dict, *, from_rollups: bool) -> list[tuple]:
+    """The report's rows, from the rollups (plus the queue) or from the raw orders."""
+    statement = query("app.reports", REPORTS[slug].sql)
+    return _in_read_only_transaction(
+        lambda conn: [
+            tuple(row) for row in conn.execute(statement, {**params, "rollups": from_rollups})
+        ]
+    )
+
+
+def assert_rollups_match_raw(app) -> int:
+    """Every case answers the same both ways; the number of rows compared."""
+    compared = 0
+    with app.app_context():
+        for slug, params in cases():
+            raw = answer(slug, params, from_rollups=False)
+            assert answer(slug, params, from_rollups=True) == raw, (slug, params)
+            compared += len(raw)
+    return compared
+
+
+def fold_all(committed) -> int:
+    with Session(committed.engine) as session:
+        return rollups.fold_queue(session, max_batches=1000)
+
+
+def progress(committed) -> rollups.Progress:
+    with Session(committed.engine) as session:
+        return rollups.progress(session)
+
+
+class Shop:
+    """Customers, products and random orders, committed through the ORM (the
+    triggers queue them like any order)."""
+
+    def __init__(self, committed, seed: int = 7) -> None:
+        self.committed = committed
+        self.rng = random.Random(seed)
+        with committed.sessions() as session:
+            customers = [
+                Customer(email=f"c{i}@example.com", name=f"C{i}", region=REGIONS[i % 3])
+                for i in range(12)
+            ]
+            products = [
+                Product(sku=f"P{i}", name=f"P{i}", price_cents=100 * (i + 1), stock=10**6)
+                for i in range(6)
+            ]
+            session.add_all([*customers, *products])
+            session.commit()
+            self.customers = [c.id for c in customers]
+            self.products = {p.id: p.price_cents for p in products}
+
+    def add_orders(self, n: int, *, days_back: int = 500, today_only: bool = False) -> list[int]:
+        """``n`` random orders over the last ``days_back`` days (or today)."""
+        ids = []
+        with self.committed.sessions() as session:
+            for _ in range(n):
+                day = (
+                    TODAY if today_only else TODAY - timedelta(days=self.rng.randint(0, days_back))
+                )
+                hour = self.rng.randint(0, datetime.now(UTC).hour) if day == TODAY else 12
+                chosen = self.rng.sample(sorted(self.products), self.rng.randint(1, 3))
+                lines = [(p, self.rng.randint(1, 4)) for p in chosen]
+                order = Order(
+                    customer_id=self.rng.choice(self.customers),
+                    total_cents=sum(self.products[p] * q for p, q in lines),
+                    item_count=sum(q for _, q in lines),
+                    placed_at=datetime.combine(day, time(hour, self.rng.randint(0, 59)), UTC),
+                    status="cancelled" if self.rng.random() < 0.05 else "placed",
+                )
+                session.add(order)
+                session.flush()
+                session.add_all(
+                    OrderLine(
+                        order_id=order.id,
+                        product_id=p,
+                        quantity=q,
+                        unit_price_cents=self.products[p],
+                    )
+                    for p, q in lines
+                )
+                ids.append(order.id)
+            session.commit()
+        return ids
+
+    def execute(self, statement: str, **params) -> None:
+        with self.committed.engine.begin() as conn:
+            conn.execute(text(statement), params)
+
+
+def test_rollups_answer_as_the_raw_orders_through_folds_cancellations_and_edits(
+    base_app, committed
+):
+    shop = Shop(committed)
+    ids = shop.add_orders(400)
+    assert progress(committed).queued == 400
+    # Nothing folded yet: the rollups are empty and the queue carries everything.
+    assert assert_rollups_match_raw(base_app) > 100
+
+    assert fold_all(committed) == 400
+    assert progress(committed).queued == 0
+    assert_rollups_match_raw(base_app)
+
+    # Cancellations of orders whose days and months closed long ago, queued as -1s.
+    old = sorted(ids)[:60]
+    shop.execute(
+        "UPDATE orders SET status = 'cancelled', cancelled_at = now() "
+        "WHERE id = ANY(:ids) AND status = 'placed'",
+        ids=old,
+    )
+    assert progress(committed).queued > 0
+    assert_rollups_match_raw(base_app)  # folded sums plus queued -1s
+    fold_all(committed)
+    assert_rollups_match_raw(base_app)
+
+    # A price change touches no past order; a late edit of an order's total (and an
+    # order put back to placed) lands in the sums.
+    before = answer_all(base_app, "product-ranking")
+    shop.execute("UPDATE products SET price_cents = price_cents * 3")
+    assert answer_all(base_app, "product-ranking") == before
+    shop.execute(
+        "UPDATE orders SET total_cents = total_cents + 7 WHERE id = ANY(:ids)",
+        ids=sorted(ids)[100:130],
+    )
+    shop.execute("UPDATE orders SET status = 'placed' WHERE id = ANY(:ids)", ids=old[:5])
+    assert_rollups_match_raw(base_app)
+    fold_all(committed)
+    assert_rollups_match_raw(base_app)
+
+    # Today's orders, not folded yet: counted from the queue.
+    shop.add_orders(25, today_only=True)
+    assert_rollups_match_raw(base_app)
+    fold_all(committed)
+    assert_rollups_match_raw(base_app)
+
+
+def answer_all(app, slug: str) -> list:
+    with app.app_context():
+        return [answer(s, p, from_rollups=True) for s, p in cases() if s == slug]
+
+
+def test_a_fold_killed_midway_leaves_everything_as_it_was_and_a_second_fold_adds_nothing(
+    base_app, committed
+):
+    shop = Shop(committed)
+    shop.add_orders(150)
+    # Killed inside its transaction: the rollback undoes the consumed queue too.
+    with Session(committed.engine) as session:
+        result = rollups.fold_batch(session)
+        assert result is not None and result.queued == 150
+        session.rollback()
+    assert progress(committed).queued == 150
+    with committed.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sales_days")).scalar() == 0
+
+    assert fold_all(committed) == 150
+    assert fold_all(committed) == 0
+    assert_rollups_match_raw(base_app)
+
+
+def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, committed):
+    shop = Shop(committed)
+    ids = shop.add_orders(300)
+    fold_all(committed)
+    # As after a migration onto existing orders (or a seed): every order is the
+    # backfill's, and until it is through the reports read the raw orders.
+    with Session(committed.engine) as session:
+        rollups.start_over(session)
+        session.commit()
+    state = progress(committed)
+    assert not state.ready and state.historic_through_id == max(ids)
+
+    # Orders keep coming and older ones get cancelled while it is stopped.
+    new = shop.add_orders(20, today_only=True)
+    shop.execute(
+        "UPDATE orders SET status = 'cancelled' WHERE id = ANY(:ids)", ids=sorted(ids)[:10]
+    )
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(result: rollups.FoldResult) -> None:
+        if result.backfilled_through_id >= min(ids) + 120:
+            raise Stop
+
+    with Session(committed.engine) as session, pytest.raises(Stop):
+        rollups.backfill(session, batch=40, on_batch=stop_after_three)
+    stopped = progress(committed)
+    assert 0 < stopped.backfilled_through_id < stopped.historic_through_id
+    assert 0 < stopped.percent < 100
+
+    # More cancellations, on both sides of where it stopped, then the rest.
+    shop.execute(
+        "UPDATE orders SET status = 'cancelled' WHERE id = ANY(:ids)",
+        ids=[*sorted(ids)[20:30], *sorted(ids)[-10:], *new[:3]],
+    )
+    with Session(committed.engine) as session:
+        last = rollups.backfill(session, batch=40)
+    assert last is not None and last.backfill_done
+    finished = progress(committed)
+    assert finished.ready and finished.backfilled_at is not None
+    fold_all(committed)
+    assert_rollups_match_raw(base_app)
+
+
+def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_app, committed):
+    app = make_app(GUNICORN_THREADS=6, DB_LOCK_TIMEOUT_MS=10_000)
+    shop = Shop(committed)
+    shop.add_orders(300)
+    with committed.sessions() as session:
+        headers = bearer(session)
+    with Session(committed.engine) as session:
+        rollups.start_over(session)
+        session.commit()
+
+    errors: list[BaseException] = []
+    placed: list[str] = []
+    stop = threading.Event()
+
+    def buyer(seed: int) -> None:
+        rng = random.Random(seed)
+        client = app.test_client()
+        try:
+            for _ in range(25):
+                lines = rng.sample(sorted(shop.products), rng.randint(1, 3))
+                response = client.post(
+                    "/api/orders",
+                    headers=headers,
+                    json={
+                        "customer_id": rng.choice(shop.customers),
+                        "lines": [{"product_id": p, "quantity": 1} for p in lines],
+                    },
+                )
+                assert response.status_code == 201, response.text
+                placed.append(response.json["public_id"])
+                if rng.random() < 0.3:
+                    victim = rng.choice(placed)
+                    cancelled = client.post(f"/api/orders/{victim}/cancel", headers=headers)
+                    assert cancelled.status_code == 200, cancelled.text
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    def folder() -> None:
+        try:
+            with Session(committed.engine) as session:
+                rollups.backfill(session, batch=25)
+                while not stop.is_set():
+                    rollups.fold_queue(session)
+        except BaseException as error:
+            errors.append(error)
+
+    buyers = [threading.Thread(target=buyer, args=(n,)) for n in range(4)]
+    folding = threading.Thread(target=folder)
+    folding.start()
+    for thread in buyers:
+        thread.start()
+    for thread in buyers:
+        thread.join(120)
+    stop.set()
+    folding.join(120)
+    assert not errors, errors
+    assert len(placed) == 100
+    fold_all(committed)
+    assert progress(committed).ready
+    assert_rollups_match_raw(app)
+
+
+def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
+    shop = Shop(committed)
+    shop.add_orders(60)
+    with committed.sessions() as session:
+        add_admin(session)
+    client = base_app.test_client()
+    assert log_in(client).status_code == 302
+
+    page = client.get("/reports/daily-revenue")
+    assert 'data-rollups="true"' in page.text
+    assert "60 changes not folded yet" in page.text
+    fold_all(committed)
+    page = client.get("/reports/daily-revenue")
+    assert "plus 0 changes not folded yet" in page.text
+    assert "exact as of" in page.text
+
+    with Session(committed.engine) as session:
+        rollups.start_over(session)
+        session.commit()
+    for slug in REPORTS:
+        page = client.get(f"/reports/{slug}")
+        assert page.status_code == 200
+        assert 'data-rollups="false"' in page.text
+        assert "read from the orders: the rollups&#39; backfill is 0 % through" in page.text
+
+
+def test_rollup_commands_show_progress_and_resume(base_app, committed):
+    shop = Shop(committed)
+    shop.add_orders(120)
+    runner = base_app.test_cli_runner()
+    rebuilt = runner.invoke(args=["rollup", "rebuild", "--yes", "--batch", "100"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "backfilled 120 older orders" in rebuilt.output
+    assert "ready: reports read the rollups" in rebuilt.output
+    shop.add_orders(5, today_only=True)
+    status = runner.invoke(args=["rollup", "status"])
+    assert "queued changes: 5" in status.output
+    folded = runner.invoke(args=["rollup", "fold"])
+    assert "folded 5 changes" in folded.output
+    again = runner.invoke(args=["rollup", "backfill"])
+    assert again.exit_code == 0 and "backfilled 0 older orders" in again.output
+    assert runner.invoke(args=["rollup", "rebuild", "--batch", "5"]).exit_code == 2
+    assert_rollups_match_raw(base_app)
+
+
+def test_the_workers_fold_the_queue_once_a_minute(base_app, committed):
+    shop = Shop(committed)
+    shop.add_orders(30)
+    with Session(committed.engine) as session:
+        assert "rollups" in JobRunner(base_app, registered(base_app)).tick(session)
+        assert "rollups" not in JobRunner(base_app, registered(base_app)).tick(session)
+    state = progress(committed)
+    assert state.queued == 0 and state.folded_at is not None
+    assert_rollups_match_raw(base_app)
