@@ -24,11 +24,10 @@ from app.db.models import (
 )
 from app.orders.models import Order, OrderLine
 from app.reports.models import (
+    CohortMonth,
     CustomerActivity,
     OrderChange,
     RollupState,
-    SalesCustomerDay,
-    SalesCustomerMonth,
     SalesDay,
     SalesProductDay,
     SalesProductMonth,
@@ -37,6 +36,7 @@ from app.reports.models import (
 __all__ = [
     "AdminUser",
     "ApiToken",
+    "CohortMonth",
     "ConnectionsMinute",
     "ConsoleAction",
     "Customer",
@@ -54,8 +54,6 @@ __all__ = [
     "Product",
     "ProductSalesRate",
     "RollupState",
-    "SalesCustomerDay",
-    "SalesCustomerMonth",
     "SalesDay",
     "SalesProductDay",
     "SalesProductMonth",

@@ -1,8 +1,8 @@
 -- Customers grouped by the month of their first order; for each later month, the
 -- share of them who ordered (any order, cancelled or not: they came back).
 -- From the orders (:rollups false: each customer's first order is one probe of
--- ix_orders_customer_id_placed_at) or from the rollups: each customer's first
--- order and active months in one row, plus the orders not folded yet.
+-- ix_orders_customer_id_placed_at) or from the rollups: the customers per cohort
+-- and month as last folded, corrected for the customers with orders not folded yet.
 WITH first_orders AS (
     SELECT c.id AS customer_id,
            date_trunc('month', f.first_placed_at AT TIME ZONE 'UTC')::date AS cohort
@@ -15,48 +15,7 @@ WITH first_orders AS (
     WHERE NOT :rollups
       AND f.first_placed_at >= date_trunc('month', CAST(:date_from AS date))
       AND f.first_placed_at < :date_to
-), pending AS (
-    -- Orders not folded yet.
-    SELECT c.customer_id, c.placed_at,
-           date_trunc('month', c.placed_at AT TIME ZONE 'UTC')::date AS month
-    FROM order_changes c
-    WHERE :rollups AND c.new_order AND c.placed_at < :date_to
-), pending_first AS (
-    SELECT customer_id, min(placed_at) AS placed_at FROM pending GROUP BY customer_id
-), members AS (
-    -- Customers whose folded first order is in the range (unless a pending order
-    -- came earlier still) ...
-    SELECT r.customer_id, least(r.first_placed_at, p.placed_at) AS first_placed_at, r.months
-    FROM customer_activity r
-    LEFT JOIN pending_first p ON p.customer_id = r.customer_id
-    WHERE :rollups
-      AND r.first_placed_at >= date_trunc('month', CAST(:date_from AS date))
-      AND r.first_placed_at < :date_to
-      AND least(r.first_placed_at, p.placed_at)
-          >= date_trunc('month', CAST(:date_from AS date))
-    UNION ALL
-    -- ... and customers whose first order in the range is pending.
-    SELECT p.customer_id, least(p.placed_at, r.first_placed_at), r.months
-    FROM pending_first p
-    LEFT JOIN customer_activity r ON r.customer_id = p.customer_id
-    WHERE NOT (r.first_placed_at >= date_trunc('month', CAST(:date_from AS date))
-               AND r.first_placed_at < :date_to) IS TRUE
-      AND least(p.placed_at, r.first_placed_at)
-          >= date_trunc('month', CAST(:date_from AS date))
-      AND least(p.placed_at, r.first_placed_at) < :date_to
-), member_months AS (
-    -- Each member's active months: folded, and pending ones not folded yet.
-    SELECT date_trunc('month', m.first_placed_at AT TIME ZONE 'UTC')::date AS cohort, x.month
-    FROM members m
-    CROSS JOIN LATERAL unnest(m.months) AS x(month)
-    WHERE x.month < :date_to
-    UNION ALL
-    SELECT DISTINCT ON (m.customer_id, p.month)
-           date_trunc('month', m.first_placed_at AT TIME ZONE 'UTC')::date, p.month
-    FROM members m
-    JOIN pending p ON p.customer_id = m.customer_id
-    WHERE NOT p.month = ANY (coalesce(m.months, '{}'))
-), activity AS (
+), raw_activity AS (
     SELECT f.cohort,
            ((extract(year FROM o.placed_at AT TIME ZONE 'UTC')
              - extract(year FROM f.cohort)) * 12
@@ -66,13 +25,42 @@ WITH first_orders AS (
     FROM first_orders f
     JOIN orders o ON o.customer_id = f.customer_id AND o.placed_at < :date_to
     GROUP BY 1, 2
+), pending AS (
+    -- Customers with orders not folded yet: as folded, and with those orders merged.
+    SELECT c.customer_id, a.first_placed_at AS folded_first, a.months AS folded_months,
+           least(min(c.placed_at), a.first_placed_at) AS first_placed_at,
+           array_agg(DISTINCT date_trunc('month', c.placed_at AT TIME ZONE 'UTC')::date)
+               AS new_months
+    FROM order_changes c
+    LEFT JOIN customer_activity a ON a.customer_id = c.customer_id
+    WHERE :rollups AND c.new_order
+    GROUP BY c.customer_id, a.first_placed_at, a.months
+), counts AS (
+    SELECT m.cohort, m.month, m.customers
+    FROM cohort_months m
+    WHERE :rollups
     UNION ALL
-    SELECT m.cohort,
-           ((date_part('year', m.month) - date_part('year', m.cohort)) * 12
-            + date_part('month', m.month) - date_part('month', m.cohort))::int,
-           count(*)
-    FROM member_months m
-    GROUP BY 1, 2
+    SELECT date_trunc('month', p.folded_first AT TIME ZONE 'UTC')::date, x.month, -1
+    FROM pending p
+    CROSS JOIN LATERAL unnest(p.folded_months) AS x(month)
+    UNION ALL
+    SELECT date_trunc('month', p.first_placed_at AT TIME ZONE 'UTC')::date, x.month, 1
+    FROM pending p
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT u FROM unnest(coalesce(p.folded_months, '{}') || p.new_months) AS u
+    ) AS x(month)
+), activity AS (
+    SELECT cohort, month_offset, active FROM raw_activity
+    UNION ALL
+    SELECT c.cohort,
+           ((date_part('year', c.month) - date_part('year', c.cohort)) * 12
+            + date_part('month', c.month) - date_part('month', c.cohort))::int,
+           sum(c.customers)::bigint
+    FROM counts c
+    WHERE c.cohort >= date_trunc('month', CAST(:date_from AS date))
+      AND c.cohort < :date_to AND c.month < :date_to
+    GROUP BY c.cohort, c.month
+    HAVING sum(c.customers) > 0
 )
 SELECT a.cohort, a.month_offset, a.active,
        first_value(a.active) OVER w AS cohort_size,

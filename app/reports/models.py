@@ -1,6 +1,8 @@
-"""The reports' rollups: sums of placed orders per day and per month (overall, per
-product, per customer) and each customer's activity by month, kept up to date from
-a queue of order changes (app/reports/rollups.py explains how).
+"""The reports' rollups: sums of placed orders per day, per day and product and per
+month and product, each customer's activity by month and the customers of each
+cohort by month, kept up to date from a queue of order changes
+(app/reports/rollups.py explains how). Top customers has none: ranking every
+active customer is its cost, not reading their orders (see the README).
 
 No foreign keys: the rollups are derived data, rebuilt by ``flask rollup rebuild``,
 and keys to products and customers would lock those tables when created and cost
@@ -18,7 +20,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Index,
     Integer,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,39 +82,30 @@ class SalesProductMonth(Model):
     revenue_cents: Mapped[int] = mapped_column(BigInteger)
 
 
-class SalesCustomerDay(Model):
-    """Placed orders and revenue per day and customer."""
-
-    __tablename__ = "sales_customer_days"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    orders: Mapped[int] = mapped_column(BigInteger)
-    revenue_cents: Mapped[int] = mapped_column(BigInteger)
-
-
-class SalesCustomerMonth(Model):
-    """Placed orders and revenue per month and customer."""
-
-    __tablename__ = "sales_customer_months"
-
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    orders: Mapped[int] = mapped_column(BigInteger)
-    revenue_cents: Mapped[int] = mapped_column(BigInteger)
-
-
 class CustomerActivity(Model):
     """Each customer's first order and the months they ordered in (any order, even a
-    cancelled one: cohorts count arrivals and returns). One row per customer, so a
-    cohort's members and all their months are one range read, not a probe each."""
+    cancelled one: cohorts count arrivals and returns), one row per customer: what
+    the fold needs to move a customer between cohorts, and the cohort report to
+    correct its counts for orders not folded yet."""
 
     __tablename__ = "customer_activity"
-    __table_args__ = (Index("ix_customer_activity_first_placed_at", "first_placed_at"),)
 
     customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     first_placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     months: Mapped[list[date]] = mapped_column(ARRAY(Date))
+
+
+class CohortMonth(Model):
+    """How many customers of each cohort (the month of their first order) ordered in
+    each month: the cohort report's whole answer, kept by the fold from the changes
+    to ``customer_activity`` (a customer whose first order turns out earlier moves
+    to an earlier cohort with all their months)."""
+
+    __tablename__ = "cohort_months"
+
+    cohort: Mapped[date] = mapped_column(Date, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger)
 
 
 class RollupState(Model):

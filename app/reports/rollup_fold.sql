@@ -29,16 +29,9 @@ WITH taken AS (
     JOIN order_lines l ON l.order_id = d.order_id
     WHERE d.sign <> 0
     GROUP BY d.day, l.product_id
-), customers AS (
-    SELECT d.day, d.customer_id,
-           sum(d.sign)::bigint AS orders,
-           sum(d.sign * d.total_cents)::bigint AS revenue_cents
-    FROM dated d
-    WHERE d.sign <> 0
-    GROUP BY d.day, d.customer_id
 ), days AS (
     INSERT INTO sales_days AS t (day, orders, revenue_cents)
-    SELECT day, sum(orders), sum(revenue_cents) FROM customers GROUP BY day
+    SELECT day, sum(sign), sum(sign * total_cents) FROM dated WHERE sign <> 0 GROUP BY day
     ON CONFLICT (day) DO UPDATE
         SET orders = t.orders + excluded.orders,
             revenue_cents = t.revenue_cents + excluded.revenue_cents
@@ -59,35 +52,45 @@ WITH taken AS (
         SET units = t.units + excluded.units,
             revenue_cents = t.revenue_cents + excluded.revenue_cents
     RETURNING 1
-), customer_days AS (
-    INSERT INTO sales_customer_days AS t (day, customer_id, orders, revenue_cents)
-    SELECT day, customer_id, orders, revenue_cents FROM customers
-    ON CONFLICT (day, customer_id) DO UPDATE
-        SET orders = t.orders + excluded.orders,
-            revenue_cents = t.revenue_cents + excluded.revenue_cents
-    RETURNING 1
-), customer_months_sums AS (
-    INSERT INTO sales_customer_months AS t (month, customer_id, orders, revenue_cents)
-    SELECT date_trunc('month', day)::date, customer_id, sum(orders), sum(revenue_cents)
-    FROM customers
-    GROUP BY 1, 2
-    ON CONFLICT (month, customer_id) DO UPDATE
-        SET orders = t.orders + excluded.orders,
-            revenue_cents = t.revenue_cents + excluded.revenue_cents
-    RETURNING 1
-), activity AS (
-    INSERT INTO customer_activity AS t (customer_id, first_placed_at, months)
-    SELECT customer_id, min(placed_at),
-           array_agg(DISTINCT date_trunc('month', day)::date ORDER BY date_trunc('month', day)::date)
+), touched AS (
+    -- Customers with new orders: their first order and months in this batch.
+    SELECT customer_id, min(placed_at) AS first_placed_at,
+           array_agg(DISTINCT date_trunc('month', day)::date) AS months
     FROM dated
     WHERE new_order
     GROUP BY customer_id
+), activity_before AS (
+    -- Read in the statement's snapshot: the rows as they were before this fold.
+    SELECT a.customer_id, a.first_placed_at, a.months
+    FROM customer_activity a
+    JOIN touched t ON t.customer_id = a.customer_id
+), activity AS (
+    INSERT INTO customer_activity AS t (customer_id, first_placed_at, months)
+    SELECT customer_id, first_placed_at,
+           ARRAY(SELECT DISTINCT m FROM unnest(months) AS m ORDER BY m)
+    FROM touched
     ON CONFLICT (customer_id) DO UPDATE
         SET first_placed_at = least(t.first_placed_at, excluded.first_placed_at),
             months = ARRAY(SELECT DISTINCT m FROM unnest(t.months || excluded.months) AS m
                            ORDER BY m)
         -- most new orders fall in a month the customer already ordered in: no write
         WHERE excluded.first_placed_at < t.first_placed_at OR NOT excluded.months <@ t.months
+    RETURNING t.customer_id, t.first_placed_at, t.months
+), cohort_changes AS (
+    -- A changed customer leaves their old cohort's months and joins their new ones.
+    SELECT date_trunc('month', b.first_placed_at AT TIME ZONE 'UTC')::date AS cohort,
+           m.month, -1 AS customers
+    FROM activity_before b
+    JOIN activity a ON a.customer_id = b.customer_id
+    CROSS JOIN LATERAL unnest(b.months) AS m(month)
+    UNION ALL
+    SELECT date_trunc('month', a.first_placed_at AT TIME ZONE 'UTC')::date, m.month, 1
+    FROM activity a
+    CROSS JOIN LATERAL unnest(a.months) AS m(month)
+), cohorts AS (
+    INSERT INTO cohort_months AS t (cohort, month, customers)
+    SELECT cohort, month, sum(customers) FROM cohort_changes GROUP BY cohort, month
+    ON CONFLICT (cohort, month) DO UPDATE SET customers = t.customers + excluded.customers
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken) AS queued,

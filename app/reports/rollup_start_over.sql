@@ -2,4 +2,4 @@
 -- the queue, so an order committed before it is read by the backfill (see
 -- rollup_reset.sql, run next), one committed after it arrives through the queue.
 TRUNCATE order_changes, sales_days, sales_product_days, sales_product_months,
-         sales_customer_days, sales_customer_months, customer_activity
+         customer_activity, cohort_months

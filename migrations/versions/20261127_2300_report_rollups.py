@@ -1,7 +1,8 @@
 """report rollups
 
-Sums of placed orders per day and per month (overall, per product, per customer)
-and each customer's first order and active months, for the reports
+Sums of placed orders per day and per day and month for each product, each
+customer's first order and active months, and the customers of each cohort by
+month, for the reports
 (app/reports/rollups.py). All new tables, created empty.
 
 Orders feed them through a queue: statement-level triggers on ``orders`` write one
@@ -100,8 +101,6 @@ def upgrade():
     )
     _sums("sales_product_days", "day", "product_id", "units")
     _sums("sales_product_months", "month", "product_id", "units")
-    _sums("sales_customer_days", "day", "customer_id", "orders")
-    _sums("sales_customer_months", "month", "customer_id", "orders")
     op.create_table(
         "customer_activity",
         sa.Column("customer_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -109,9 +108,12 @@ def upgrade():
         sa.Column("months", postgresql.ARRAY(sa.Date()), nullable=False),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_activity")),
     )
-    # A new, empty table: a plain CREATE INDEX locks nothing anyone uses.
-    op.create_index(
-        "ix_customer_activity_first_placed_at", "customer_activity", ["first_placed_at"]
+    op.create_table(
+        "cohort_months",
+        sa.Column("cohort", sa.Date(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("customers", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("cohort", "month", name=op.f("pk_cohort_months")),
     )
     op.create_table(
         "rollup_state",
@@ -149,9 +151,8 @@ def downgrade():
     op.execute("DROP FUNCTION capture_order_inserts()")
     for table in (
         "rollup_state",
+        "cohort_months",
         "customer_activity",
-        "sales_customer_months",
-        "sales_customer_days",
         "sales_product_months",
         "sales_product_days",
         "sales_days",
