@@ -349,6 +349,8 @@ def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
     page = client.get("/reports/daily-revenue")
     assert 'data-rollups="true"' in page.text
     assert "60 changes not folded yet" in page.text
+    page = client.get("/reports/top-customers")
+    assert 'data-rollups="false"' in page.text and "not folded" not in page.text
     fold_all(committed)
     page = client.get("/reports/daily-revenue")
     assert "plus 0 changes not folded yet" in page.text
@@ -357,11 +359,15 @@ def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
     with Session(committed.engine) as session:
         rollups.start_over(session)
         session.commit()
-    for slug in REPORTS:
+    for slug, report in REPORTS.items():
         page = client.get(f"/reports/{slug}")
         assert page.status_code == 200
         assert 'data-rollups="false"' in page.text
-        assert "read from the orders: the rollups&#39; backfill is 0 % through" in page.text
+        if report.rollups:
+            assert "read from the orders: the rollups&#39; backfill is 0 % through" in page.text
+        else:  # top customers always reads the orders
+            assert "exact as of" in page.text and "read from the orders" in page.text
+            assert "backfill" not in page.text
 
 
 def test_rollup_commands_show_progress_and_resume(base_app, committed):

@@ -100,6 +100,10 @@ class Freshness:
         row = conn.execute(query("app.reports", "rollup_freshness.sql")).one()
         return cls(**row._asdict())
 
+    def without_rollups(self) -> Freshness:
+        """The same moment, for a report that reads the orders themselves."""
+        return Freshness(self.snapshot_at, False, None, None, None, 0)
+
     def describe(self, lag_seconds: float | None = None) -> str:
         """One sentence for the report's footer: exact as of when, and from what."""
         as_of = self.snapshot_at
