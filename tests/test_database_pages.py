@@ -200,9 +200,10 @@ def test_activity_page_shows_who_blocks_whom(probe_app, committed):
     thread = threading.Thread(target=wait_for_lock)
     thread.start()
     try:
-        for _ in range(50):
+        # Until our waiter shows (another test's session may wait on something too).
+        for _ in range(100):
             page = client.get("/admin/db/activity/")
-            if "No session is waiting" not in page.text:
+            if "UPDATE products SET stock = stock + 1" in page.text:
                 break
             time.sleep(0.05)
     finally:

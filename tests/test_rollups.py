@@ -34,12 +34,15 @@ REGIONS = ("europe", "asia-pacific", "north-america")
 
 def cases() -> list[tuple[str, dict]]:
     """Filters that exercise every split of a range: whole months only, partial
-    months at either end, a range inside one month, the widest ranges, today alone."""
-    first_of_month = TODAY.replace(day=1)
+    months at either end, a range inside one month, the widest ranges, today alone.
+    Worked out when called, as the report forms do per request (a test that runs
+    past midnight places orders after the day it started in)."""
+    today = datetime.now(UTC).date()
+    first_of_month = today.replace(day=1)
     ranges = [
-        (TODAY - timedelta(days=89), TODAY + timedelta(days=1)),  # the default
-        (TODAY - timedelta(days=1098), TODAY + timedelta(days=1)),  # the widest
-        (TODAY, TODAY + timedelta(days=1)),  # today alone
+        (today - timedelta(days=89), today + timedelta(days=1)),  # the default
+        (today - timedelta(days=1098), today + timedelta(days=1)),  # the widest
+        (today, today + timedelta(days=1)),  # today alone
         ((first_of_month - timedelta(days=75)).replace(day=1), first_of_month),  # whole months
         (first_of_month - timedelta(days=50), first_of_month - timedelta(days=40)),  # in one
         (first_of_month - timedelta(days=100), first_of_month - timedelta(days=3)),
@@ -54,18 +57,18 @@ def cases() -> list[tuple[str, dict]]:
             (
                 "stock-cover",
                 {
-                    "since": TODAY - timedelta(days=days - 1),
+                    "since": today - timedelta(days=days - 1),
                     "days": days,
                     "reorder_days": 14,
                     "row_limit": 100,
                 },
             )
         )
-    for start in (EARLIEST, (TODAY - timedelta(days=200)).replace(day=1), TODAY.replace(day=1)):
+    for start in (EARLIEST, (today - timedelta(days=200)).replace(day=1), today.replace(day=1)):
         found.append(
             (
                 "cohort-retention",
-                {"date_from": start, "date_to": TODAY + timedelta(days=1), "max_months": 36},
+                {"date_from": start, "date_to": today + timedelta(days=1), "max_months": 36},
             )
         )
     return found

@@ -3,6 +3,8 @@
 -- From the orders (:rollups false: each customer's first order is one probe of
 -- ix_orders_customer_id_placed_at) or from the rollups: the customers per cohort
 -- and month as last folded, corrected for the customers with orders not folded yet.
+-- The rollups count whole months: exact while no order lies past :date_to, which the
+-- form always sets to tomorrow.
 WITH first_orders AS (
     SELECT c.id AS customer_id,
            date_trunc('month', f.first_placed_at AT TIME ZONE 'UTC')::date AS cohort
