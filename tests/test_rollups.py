@@ -401,3 +401,11 @@ def test_the_workers_fold_the_queue_once_a_minute(base_app, committed):
     state = progress(committed)
     assert state.queued == 0 and state.folded_at is not None
     assert_rollups_match_raw(base_app)
+
+
+def test_rollup_commands_on_a_database_not_migrated_yet_say_so(make_app, make_database):
+    app = make_app(make_database())
+    result = app.test_cli_runner().invoke(args=["rollup", "status"])
+    assert result.exit_code == 1
+    assert "run flask db upgrade first" in result.output
+    assert "Traceback" not in result.output

@@ -1,7 +1,8 @@
 """Statement timing and slow-statement capture.
 
-Every statement is timed (by the driver's cursor, :class:`TimedCursor`) into the statement-duration
-histogram and the current request's accounting (app/db/request_accounting.py).
+Every statement is timed by the driver's cursor (:class:`TimedCursor`) into the
+statement-duration histogram and the current request's accounting
+(app/db/request_accounting.py).
 Statements slower than ``SLOW_QUERY_MS`` are aggregated by normalised SQL (count,
 mean, p95 from recent samples, max, last seen, endpoint and code location);
 parameters are kept only to re-run EXPLAIN ANALYZE, never shown.

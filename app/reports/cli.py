@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask.cli import with_appcontext
+from psycopg import errors
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from app.db.engine import connection_role, direct_engine
+from app.db.errors import first_line
 from app.reports import rollups
 
 
@@ -54,6 +59,28 @@ def run_backfill(session: Session, batch: int) -> rollups.FoldResult | None:
     return result
 
 
+@contextmanager
+def rollup_session() -> Iterator[Session]:
+    """A session on the direct connection, named ``rollup``; a database without the
+    rollups' tables (not migrated yet) is a clear error, not a traceback."""
+    with connection_role("rollup"), Session(direct_engine()) as session:
+        try:
+            yield session
+        except ProgrammingError as error:
+            if not isinstance(error.orig, errors.UndefinedTable):
+                raise
+            raise click.ClickException(f"{first_line(error)}: run flask db upgrade first") from None
+
+
+batch_option = click.option(
+    "--batch",
+    type=click.IntRange(100, 1_000_000),
+    default=rollups.BACKFILL_BATCH,
+    show_default=True,
+    help="Older orders per transaction.",
+)
+
+
 @click.group("rollup")
 def rollup() -> None:
     """The reports' rollups: status, fold, backfill, rebuild."""
@@ -63,7 +90,7 @@ def rollup() -> None:
 @with_appcontext
 def status() -> None:
     """Show whether reports read the rollups, the backfill's progress and the queue."""
-    with Session(direct_engine()) as session:
+    with rollup_session() as session:
         click.echo(_describe(rollups.progress(session)))
 
 
@@ -71,44 +98,32 @@ def status() -> None:
 @with_appcontext
 def fold() -> None:
     """Fold the queued order changes now (the workers do it every minute)."""
-    with connection_role("rollup"), Session(direct_engine()) as session:
+    with rollup_session() as session:
         folded = rollups.fold_queue(session, max_batches=1_000_000)
         click.echo(f"folded {folded:,} changes")
 
 
 @rollup.command("backfill")
-@click.option(
-    "--batch",
-    type=click.IntRange(100, 1_000_000),
-    default=rollups.BACKFILL_BATCH,
-    show_default=True,
-    help="Older orders per transaction.",
-)
+@batch_option
 @with_appcontext
 def backfill(batch: int) -> None:
     """Read the orders older than the rollups into them, in short transactions.
     Safe under load; stopped, it goes on from where it was when run again."""
-    with connection_role("rollup"), Session(direct_engine()) as session:
+    with rollup_session() as session:
         run_backfill(session, batch)
         click.echo(_describe(rollups.progress(session)))
 
 
 @rollup.command("rebuild")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--batch",
-    type=click.IntRange(100, 1_000_000),
-    default=rollups.BACKFILL_BATCH,
-    show_default=True,
-    help="Older orders per transaction.",
-)
+@batch_option
 @with_appcontext
 def rebuild(yes: bool, batch: int) -> None:
     """Empty the rollups and build them again from the orders (reports read the raw
     tables until it is done)."""
     if not yes:
         click.confirm("Empty the rollups and rebuild them from every order?", abort=True)
-    with connection_role("rollup"), Session(direct_engine()) as session:
+    with rollup_session() as session:
         rollups.start_over(session)
         session.commit()
         run_backfill(session, batch)

@@ -77,9 +77,14 @@ class Progress:
     @property
     def percent(self) -> float:
         """The backfill's progress through the older orders (by id)."""
-        if self.historic_through_id <= 0:
-            return 100.0
-        return min(100.0, 100.0 * self.backfilled_through_id / self.historic_through_id)
+        return backfill_percent(self.backfilled_through_id, self.historic_through_id)
+
+
+def backfill_percent(backfilled_through_id: int, historic_through_id: int) -> float:
+    """How far the backfill is through the older orders, by id, in percent."""
+    if historic_through_id <= 0:
+        return 100.0
+    return min(100.0, 100.0 * backfilled_through_id / historic_through_id)
 
 
 @dataclass(frozen=True)
@@ -115,9 +120,7 @@ class Freshness:
         if not self.ready:
             if self.historic_through_id is None:
                 return f"{when}, read from the orders"
-            done = Progress(
-                self.historic_through_id, self.backfilled_through_id or 0, None, None, 0
-            ).percent
+            done = backfill_percent(self.backfilled_through_id or 0, self.historic_through_id)
             return (
                 f"{when}, read from the orders: the rollups' backfill is {done:.0f} % "
                 "through (flask rollup backfill)"
