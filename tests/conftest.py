@@ -194,7 +194,13 @@ class Committed:
     def truncate(self) -> None:
         """Empty every application table."""
         # Table names come from our own metadata, not from input.
-        tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+        # The customer sales windows are kept (their rows are the migration's); they
+        # start tomorrow again, empty, as the migration leaves them.
+        tables = ", ".join(
+            f'"{table.name}"'
+            for table in db.metadata.sorted_tables
+            if table.name != "customer_sales_windows"
+        )
         with self.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             # The rollups' one row of state, as the migration leaves it on no orders.
@@ -202,6 +208,12 @@ class Committed:
                 text(
                     "INSERT INTO rollup_state (id, historic_through_id, backfilled_through_id)"
                     " VALUES (1, 0, 0)"
+                )
+            )
+            conn.execute(
+                text(
+                    "UPDATE customer_sales_windows"
+                    " SET starts_on = (now() AT TIME ZONE 'UTC')::date + 1"
                 )
             )
 

@@ -22,6 +22,7 @@ from app.catalog.models import Product
 from app.customers.models import Customer
 from app.db.jobs import JobRunner, registered
 from app.db.sql import query
+from app.db.transactions import run_in_transaction
 from app.orders.models import Order, OrderLine
 from app.reports import rollups
 from app.reports.definitions import REPORTS
@@ -74,9 +75,45 @@ def cases() -> list[tuple[str, dict]]:
     return found
 
 
+def top_customer_cases() -> list[dict]:
+    """Top customers' filters: the same ranges (each a different split against every
+    window), a few sizes of the top, every region and one."""
+    found = []
+    for slug, params in cases():
+        if slug != "daily-revenue":
+            continue
+        for top_n, region in ((1, None), (3, None), (10, None), (2, REGIONS[1])):
+            found.append({**params, "top_n": top_n, "region": region})
+    return found
+
+
+def top_customers_from_each_window(params: dict) -> dict[int, list[tuple]]:
+    """Top customers' rows ranked from each customer sales window where it is now
+    (whichever the report's plan would pick), read in one snapshot."""
+    statement = query("app.reports", "top_customers.sql")
+
+    def work(conn):
+        windows = conn.execute(text("SELECT window_days, starts_on FROM customer_sales_windows"))
+        return {
+            days: [
+                tuple(row)
+                for row in conn.execute(
+                    statement,
+                    {**params, "rollups": True, "window_days": days, "window_starts_on": starts},
+                )
+            ]
+            for days, starts in windows.all()
+        }
+
+    return _in_read_only_transaction(work)
+
+
 def answer(slug: str, params: dict, *, from_rollups: bool) -> list[tuple]:
     """The report's rows, from the rollups (plus the queue) or from the raw orders."""
     statement = query("app.reports", REPORTS[slug].sql)
+    if slug == "top-customers":  # its plan's parameters; a window only through the plan
+        assert not from_rollups
+        params = {**params, "window_days": None, "window_starts_on": None}
     return _in_read_only_transaction(
         lambda conn: [
             tuple(row) for row in conn.execute(statement, {**params, "rollups": from_rollups})
@@ -85,14 +122,28 @@ def answer(slug: str, params: dict, *, from_rollups: bool) -> list[tuple]:
 
 
 def assert_rollups_match_raw(app) -> int:
-    """Every case answers the same both ways; the number of rows compared."""
+    """Every case answers the same both ways (top customers from every window);
+    the number of rows compared."""
     compared = 0
     with app.app_context():
         for slug, params in cases():
             raw = answer(slug, params, from_rollups=False)
             assert answer(slug, params, from_rollups=True) == raw, (slug, params)
             compared += len(raw)
+        for params in top_customer_cases():
+            raw = answer("top-customers", params, from_rollups=False)
+            for days, rows in top_customers_from_each_window(params).items():
+                assert rows == raw, (days, params)
+            compared += len(raw)
     return compared
+
+
+def move_windows(committed, today=None, max_days: int = 2000) -> int | None:
+    """Move the customer sales windows (all the way, by default) and commit."""
+    with Session(committed.engine) as session:
+        left = rollups.move_windows(session, today=today, max_days=max_days)
+        session.commit()
+        return left
 
 
 def fold_all(committed) -> int:
@@ -109,21 +160,21 @@ class Shop:
     """Customers, products and random orders, committed through the ORM (the
     triggers queue them like any order)."""
 
-    def __init__(self, committed, seed: int = 7) -> None:
+    def __init__(self, committed, seed: int = 7, customers: int = 12) -> None:
         self.committed = committed
         self.rng = random.Random(seed)
         with committed.sessions() as session:
-            customers = [
+            people = [
                 Customer(email=f"c{i}@example.com", name=f"C{i}", region=REGIONS[i % 3])
-                for i in range(12)
+                for i in range(customers)
             ]
             products = [
                 Product(sku=f"P{i}", name=f"P{i}", price_cents=100 * (i + 1), stock=10**6)
                 for i in range(6)
             ]
-            session.add_all([*customers, *products])
+            session.add_all([*people, *products])
             session.commit()
-            self.customers = [c.id for c in customers]
+            self.customers = [c.id for c in people]
             self.products = {p.id: p.price_cents for p in products}
 
     def add_orders(self, n: int, *, days_back: int = 500, today_only: bool = False) -> list[int]:
@@ -208,6 +259,106 @@ def test_rollups_answer_as_the_raw_orders_through_folds_cancellations_and_edits(
     assert_rollups_match_raw(base_app)
     fold_all(committed)
     assert_rollups_match_raw(base_app)
+
+
+def window_rows(committed) -> dict[tuple[int, int], tuple]:
+    with committed.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT window_days, customer_id, region, orders FROM customer_window_sales")
+        )
+        return {(r.window_days, r.customer_id): (r.region, r.orders) for r in rows}
+
+
+def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_app, committed):
+    # 45 customers, 15 a region: a region's top 1, 2, 3 or 10 leaves most of them out.
+    shop = Shop(committed, customers=45)
+    ids = shop.add_orders(700, days_back=1200)
+    fold_all(committed)
+    # Created empty (starting tomorrow): nothing folded into them, every answer exact.
+    assert window_rows(committed) == {}
+    assert_rollups_match_raw(base_app)
+    assert move_windows(committed) == 0
+    windows = window_rows(committed)
+    assert {days for days, _ in windows} == {30, 90, 365, 1099}
+    assert assert_rollups_match_raw(base_app) > 200
+
+    # Cancellations of long-closed days and a changed total, queued then folded.
+    shop.execute(
+        "UPDATE orders SET status = 'cancelled' WHERE id = ANY(:ids) AND status = 'placed'",
+        ids=sorted(ids)[::9],
+    )
+    shop.execute("UPDATE orders SET total_cents = total_cents * 5 WHERE id = :id", id=ids[-1])
+    assert_rollups_match_raw(base_app)
+    fold_all(committed)
+    assert_rollups_match_raw(base_app)
+
+    # Customers moving region: their window sums follow them once folded, and the
+    # report ranks them in their new region before that.
+    movers = shop.customers[:4]
+    shop.execute("UPDATE customers SET region = 'africa' WHERE id = ANY(:ids)", ids=movers[:2])
+    shop.execute(
+        "UPDATE customers SET region = :region WHERE id = :id", region=REGIONS[1], id=movers[2]
+    )
+    shop.execute("UPDATE customers SET name = 'Renamed' WHERE id = :id", id=movers[3])
+    with committed.engine.connect() as conn:
+        queued = conn.execute(text("SELECT customer_id FROM customer_region_changes")).scalars()
+        assert sorted(queued) == sorted(movers[:3])  # a rename moves nobody
+    assert_rollups_match_raw(base_app)
+    fold_all(committed)
+    moved = window_rows(committed)
+    assert {moved[key][0] for key in moved if key[1] in movers[:2]} == {"africa"}
+    assert_rollups_match_raw(base_app)
+
+    # Today's orders not folded yet, then days passing: the windows move forward,
+    # dropping the days they leave (partly, as the job does a step at a time), and
+    # widen back.
+    shop.add_orders(30, today_only=True)
+    assert_rollups_match_raw(base_app)
+    assert move_windows(committed, today=TODAY + timedelta(days=40), max_days=25) > 0
+    assert_rollups_match_raw(base_app)
+    assert move_windows(committed, today=TODAY + timedelta(days=40)) == 0
+    fold_all(committed)
+    assert_rollups_match_raw(base_app)
+    assert move_windows(committed) == 0
+    assert_rollups_match_raw(base_app)
+
+
+def test_top_customers_ranks_from_the_window_nearest_its_range(base_app, committed):
+    shop = Shop(committed, customers=30)
+    shop.add_orders(300, days_back=400)
+    fold_all(committed)
+    with committed.sessions() as session:
+        add_admin(session)
+    client = base_app.test_client()
+    assert log_in(client).status_code == 302
+
+    def footer(query_string: str = "") -> str:
+        page = client.get(f"/reports/top-customers{query_string}")
+        assert page.status_code == 200
+        return page.text
+
+    # Windows not in place yet: the orders themselves, and the footer says so.
+    assert 'data-rollups="false"' in footer() and "read from the orders" in footer()
+    move_windows(committed)
+    assert 'data-rollups="true"' in footer() and "changes not folded yet" in footer()
+    widest = f"?date_from={TODAY - timedelta(days=1098)}&date_to={TODAY}"
+    assert 'data-rollups="true"' in footer(widest)
+    # A week a year ago is nearer no window than its own few orders: read directly.
+    old_week = f"?date_from={TODAY - timedelta(days=370)}&date_to={TODAY - timedelta(days=364)}"
+    assert 'data-rollups="false"' in footer(old_week)
+    with base_app.app_context():
+        plan = query("app.reports", "top_customers_plan.sql")
+        chosen = _in_read_only_transaction(
+            lambda conn: conn.execute(
+                plan,
+                {
+                    "rollups": True,
+                    "date_from": TODAY - timedelta(days=29),
+                    "date_to": TODAY + timedelta(days=1),
+                },
+            ).one()
+        )
+    assert chosen.rollups and chosen.window_days == 30
 
 
 def answer_all(app, slug: str) -> list:
@@ -320,8 +471,15 @@ def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_ap
         try:
             with Session(committed.engine) as session:
                 rollups.backfill(session, batch=25)
+                rollups.widen_windows(session, max_days=100)
                 while not stop.is_set():
                     rollups.fold_queue(session)
+                    # The windows a day ahead and back: days leave and come in.
+                    for today in (TODAY + timedelta(days=1), TODAY):
+                        run_in_transaction(
+                            session,
+                            lambda s, t=today: rollups.move_windows(s, today=t, max_days=400),
+                        )
         except BaseException as error:
             errors.append(error)
 
@@ -352,8 +510,6 @@ def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
     page = client.get("/reports/daily-revenue")
     assert 'data-rollups="true"' in page.text
     assert "60 changes not folded yet" in page.text
-    page = client.get("/reports/top-customers")
-    assert 'data-rollups="false"' in page.text and "not folded" not in page.text
     fold_all(committed)
     page = client.get("/reports/daily-revenue")
     assert "plus 0 changes not folded yet" in page.text
@@ -362,15 +518,11 @@ def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
     with Session(committed.engine) as session:
         rollups.start_over(session)
         session.commit()
-    for slug, report in REPORTS.items():
+    for slug in REPORTS:
         page = client.get(f"/reports/{slug}")
         assert page.status_code == 200
         assert 'data-rollups="false"' in page.text
-        if report.rollups:
-            assert "read from the orders: the rollups&#39; backfill is 0 % through" in page.text
-        else:  # top customers always reads the orders
-            assert "exact as of" in page.text and "read from the orders" in page.text
-            assert "backfill" not in page.text
+        assert "read from the orders: the rollups&#39; backfill is 0 % through" in page.text
 
 
 def test_rollup_commands_show_progress_and_resume(base_app, committed):
@@ -381,6 +533,8 @@ def test_rollup_commands_show_progress_and_resume(base_app, committed):
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "backfilled 120 older orders" in rebuilt.output
     assert "ready: reports read the rollups" in rebuilt.output
+    assert "moved the customer windows" in rebuilt.output
+    assert "customer windows: in place" in rebuilt.output
     shop.add_orders(5, today_only=True)
     status = runner.invoke(args=["rollup", "status"])
     assert "queued changes: 5" in status.output

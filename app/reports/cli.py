@@ -20,7 +20,7 @@ from app.db.errors import first_line
 from app.reports import rollups
 
 
-def _describe(progress: rollups.Progress) -> str:
+def _describe(progress: rollups.Progress, window_days_apart: int) -> str:
     state = (
         "ready: reports read the rollups"
         if progress.ready
@@ -31,7 +31,13 @@ def _describe(progress: rollups.Progress) -> str:
     return (
         f"{state}\nlast fold: {folded}\nqueued changes: {progress.queued:,}\n"
         f"older orders (ids up to {progress.historic_through_id:,}) read through id "
-        f"{progress.backfilled_through_id:,}"
+        f"{progress.backfilled_through_id:,}\n"
+        + (
+            "customer windows: in place"
+            if not window_days_apart
+            else f"customer windows: {window_days_apart:,} days from their place "
+            "(flask rollup backfill moves them into place)"
+        )
     )
 
 
@@ -52,11 +58,36 @@ def run_backfill(session: Session, batch: int) -> rollups.FoldResult | None:
             done = result.backfilled_through_id
 
         result = rollups.backfill(session, batch=batch, on_batch=advance)
-    if total:
-        rollups.tidy(direct_engine())
     elapsed = time.perf_counter() - started
     click.echo(f"backfilled {total:,} older orders in {elapsed:.1f} s", err=True)
+    days = widen_windows(session)
+    if total or days:
+        rollups.tidy(direct_engine())
     return result
+
+
+def widen_windows(session: Session) -> int:
+    """Move the customer sales windows into place with a progress bar on stderr (by
+    days); the days they moved."""
+    apart = rollups.window_days_apart(session)
+    session.rollback()
+    if not apart:
+        return 0
+    started = time.perf_counter()
+    with click.progressbar(
+        length=apart, label="customer windows", width=30, show_pos=True, file=sys.stderr
+    ) as bar:
+        left = apart
+
+        def step(days_apart: int) -> None:
+            nonlocal left
+            bar.update(left - days_apart)
+            left = days_apart
+
+        rollups.widen_windows(session, on_step=step)
+    elapsed = time.perf_counter() - started
+    click.echo(f"moved the customer windows {apart:,} days in {elapsed:.1f} s", err=True)
+    return apart
 
 
 @contextmanager
@@ -91,7 +122,7 @@ def rollup() -> None:
 def status() -> None:
     """Show whether reports read the rollups, the backfill's progress and the queue."""
     with rollup_session() as session:
-        click.echo(_describe(rollups.progress(session)))
+        click.echo(_describe(rollups.progress(session), rollups.window_days_apart(session)))
 
 
 @rollup.command("fold")
@@ -111,7 +142,7 @@ def backfill(batch: int) -> None:
     Safe under load; stopped, it goes on from where it was when run again."""
     with rollup_session() as session:
         run_backfill(session, batch)
-        click.echo(_describe(rollups.progress(session)))
+        click.echo(_describe(rollups.progress(session), rollups.window_days_apart(session)))
 
 
 @rollup.command("rebuild")
@@ -127,4 +158,4 @@ def rebuild(yes: bool, batch: int) -> None:
         rollups.start_over(session)
         session.commit()
         run_backfill(session, batch)
-        click.echo(_describe(rollups.progress(session)))
+        click.echo(_describe(rollups.progress(session), rollups.window_days_apart(session)))

@@ -90,6 +90,9 @@ class Report:
     # Reads the rollups (app/reports/rollups.py) once their backfill is through;
     # False: always the orders themselves.
     rollups: bool = True
+    # A statement run first, in the report's snapshot, whose one row adds parameters
+    # for the report's SQL (its ``rollups`` column: whether it reads the rollups).
+    plan: str | None = None
 
 
 def _top_customers_chart(rows) -> Markup:
@@ -167,7 +170,7 @@ REPORTS = {
                 Column("region_share", "Share of region", "percent"),
             ),
             _top_customers_chart,
-            rollups=False,  # ranking the customers is its cost, not reading orders
+            plan="top_customers_plan.sql",  # which customer sales window, if any
         ),
         Report(
             "daily-revenue",

@@ -1,8 +1,8 @@
 """The reports' rollups: sums of placed orders per day, per day and product and per
 month and product, each customer's activity by month and the customers of each
-cohort by month, kept up to date from a queue of order changes
-(app/reports/rollups.py explains how). Top customers has none: ranking every
-active customer is its cost, not reading their orders (see the README).
+cohort by month, and each customer's sales over the last 30, 90, 365 and 1,099
+days, kept up to date from queues of order and region changes
+(app/reports/rollups.py explains how).
 
 No foreign keys: the rollups are derived data, rebuilt by ``flask rollup rebuild``,
 and keys to products and customers would lock those tables when created and cost
@@ -20,7 +20,9 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Index,
     Integer,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -124,3 +126,48 @@ class RollupState(Model):
     backfilled_through_id: Mapped[int] = mapped_column(BigInteger)
     folded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     backfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CustomerRegionChange(Model):
+    """A customer whose region changed, queued by a trigger on ``customers`` in the
+    changing transaction: the fold moves their window sales to the new region."""
+
+    __tablename__ = "customer_region_changes"
+
+    id: Mapped[BigIntPk]
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class CustomerSalesWindow(Model):
+    """A window of the last ``window_days`` days: ``customer_window_sales`` counts
+    the folded orders placed on or after ``starts_on``, which the rollup job moves
+    forward a day at a time (and the backfill widens back to the window's length)."""
+
+    __tablename__ = "customer_sales_windows"
+    __table_args__ = (CheckConstraint("window_days > 0", name="window_days_positive"),)
+
+    window_days: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    starts_on: Mapped[date] = mapped_column(Date)
+
+
+class CustomerWindowSales(Model):
+    """A customer's placed orders and revenue in a window, with their region: top
+    customers reads each region's leaders from the ranking index instead of summing
+    every customer's orders."""
+
+    __tablename__ = "customer_window_sales"
+
+    window_days: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    region: Mapped[str] = mapped_column(Text)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    revenue_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+Index(
+    "ix_customer_window_sales_ranking",
+    CustomerWindowSales.window_days,
+    CustomerWindowSales.region,
+    CustomerWindowSales.revenue_cents.desc(),
+    CustomerWindowSales.customer_id,
+)

@@ -52,6 +52,21 @@ WITH taken AS (
         SET units = t.units + excluded.units,
             revenue_cents = t.revenue_cents + excluded.revenue_cents
     RETURNING 1
+), windows AS (
+    -- Each customer's sums in every window that counts the change's day; a customer
+    -- new to a window comes with their region as it is (later moves are queued).
+    INSERT INTO customer_window_sales AS t (window_days, customer_id, region, orders,
+                                            revenue_cents)
+    SELECT w.window_days, d.customer_id, c.region, sum(d.sign), sum(d.sign * d.total_cents)
+    FROM dated d
+    JOIN customer_sales_windows w ON d.day >= w.starts_on
+    JOIN customers c ON c.id = d.customer_id
+    WHERE d.sign <> 0
+    GROUP BY w.window_days, d.customer_id, c.region
+    ON CONFLICT (window_days, customer_id) DO UPDATE
+        SET orders = t.orders + excluded.orders,
+            revenue_cents = t.revenue_cents + excluded.revenue_cents
+    RETURNING 1
 ), touched AS (
     -- Customers with new orders: their first order and months in this batch.
     SELECT customer_id, min(placed_at) AS first_placed_at,

@@ -18,6 +18,13 @@ How it stays exact (issue 14):
 - Orders older than the triggers are read by the backfill (``flask rollup
   backfill``), in id order and short batches; until it is through, reports read the
   raw tables and say so.
+- Customer sales windows (the last 30, 90, 365 and 1,099 days of each customer,
+  with their region) rank top customers from an index. A window counts the folded
+  orders from its first day on; the fold adds changes on or after that day, a
+  trigger on ``customers`` queues region changes for the fold to apply, and the
+  rollup job moves the first day forward daily (``move_windows``), taking out the
+  leaving days as the fold counted them. Top customers picks the window closest
+  to its range and corrects it exactly from the orders in between and the queues.
 
 One fold or backfill batch runs at a time (the ``rollup_state`` row lock); the order
 path never touches a rollup row, so it never waits on them.
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import Connection, Engine
@@ -35,11 +42,14 @@ from sqlalchemy import Connection, Engine
 from app.db.jobs import Job
 from app.db.sql import query
 from app.db.transactions import DbSession, run_in_transaction
+from app.reports.forms import MAX_RANGE_DAYS
 
 FOLD_PERIOD_SECONDS = 60
 QUEUE_BATCH = 20_000  # about 0.3 s of folding on a 2-core machine
 BACKFILL_BATCH = 50_000  # orders per backfill transaction (about 1 s)
 MAX_BATCHES_PER_FOLD = 50  # a minute's fold stops after a million changes; the next goes on
+WINDOW_STEP_ORDERS = 1_000_000  # orders a window takes in per backfill transaction (~5 s)
+JOB_WINDOW_STEP_DAYS = 1  # per minute in the workers (a day's orders: well under a second)
 
 Executes = DbSession | Connection
 
@@ -158,6 +168,7 @@ def fold_batch(
         query("app.reports", "rollup_fold.sql"),
         {"queue_limit": queue_limit, "lo": lo, "hi": hi, "historic": historic},
     ).one()
+    session.execute(query("app.reports", "rollup_regions.sql"), {"queue_limit": queue_limit})
     session.execute(query("app.reports", "rollup_mark.sql"), {"backfilled_through": hi})
     return FoldResult(row.queued, row.folded, hi, historic)
 
@@ -194,6 +205,77 @@ def backfill(
             return result
 
 
+def utc_today() -> date:
+    """Today in UTC, the day the windows' lengths count back from."""
+    return datetime.now(UTC).date()
+
+
+def window_days_apart(session: Executes, today: date | None = None) -> int:
+    """How many days the customer sales windows' first days are, in all, from where
+    their lengths back from ``today`` put them (0: every window in place)."""
+    rows = session.execute(
+        query("app.reports", "rollup_windows.sql"), {"today": today or utc_today()}
+    ).all()
+    return sum(row.days_apart for row in rows)
+
+
+def window_step_days(session: Executes, orders: int = WINDOW_STEP_ORDERS) -> int:
+    """How many days of orders make about ``orders`` orders, at the average day's."""
+    per_day = session.execute(query("app.reports", "rollup_orders_per_day.sql")).scalar_one()
+    return max(1, min(MAX_RANGE_DAYS + 1, int(orders // max(per_day, 1))))
+
+
+def move_windows(
+    session: Executes,
+    *,
+    max_days: int,
+    today: date | None = None,
+    wait: bool = True,
+) -> int | None:
+    """Move each customer sales window's first day up to ``max_days`` days towards
+    its place for ``today``, in the caller's transaction (which must commit it): the
+    days still to go, or None while the backfill is not through (a window must not
+    count an order the backfill will add again) or, with ``wait`` false, another
+    batch holds the state."""
+    today = today or utc_today()
+    state_sql = "rollup_state.sql" if wait else "rollup_state_unless_busy.sql"
+    state = session.execute(query("app.reports", state_sql)).first()
+    if state is None or state.backfilled_through_id < state.historic_through_id:
+        return None
+    session.execute(
+        query("app.reports", "rollup_windows_move.sql"), {"today": today, "max_days": max_days}
+    )
+    return window_days_apart(session, today)
+
+
+def widen_windows(
+    session: DbSession,
+    *,
+    max_days: int | None = None,
+    on_step: Callable[[int], None] = lambda days_apart: None,
+) -> int | None:
+    """Move the windows into place (after the backfill), ``max_days`` days per
+    transaction (by default, about ``WINDOW_STEP_ORDERS`` orders' worth): the days
+    still to go after each step go to ``on_step``. The days left (0), or None when
+    the backfill is not through.
+
+    Steps of many days: a step updates the row of every customer who ordered in its
+    days, so short steps would update the same rows again and again."""
+    today = utc_today()
+    if max_days is None:
+        max_days = window_step_days(session)
+        session.rollback()
+    while True:
+        left = run_in_transaction(
+            session, lambda s: move_windows(s, today=today, max_days=max_days)
+        )
+        if left is None:
+            return None
+        on_step(left)
+        if left == 0:
+            return 0
+
+
 def tidy(engine: Engine) -> None:
     """VACUUM and ANALYZE the rollups (outside any transaction, as VACUUM must be)."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -209,6 +291,9 @@ def start_over(session: Executes) -> None:
 
 def _fold_job(app: Flask, session: DbSession, period_start: datetime) -> None:
     fold_queue(session)
+    run_in_transaction(
+        session, lambda s: move_windows(s, max_days=JOB_WINDOW_STEP_DAYS, wait=False)
+    )
 
 
 # Non-atomic: each batch commits on its own, so a long queue folds in short steps.

@@ -254,17 +254,27 @@ def _in_read_only_transaction(work: Callable[[Connection], T]) -> T:
     return in_report_transaction(work)[0]
 
 
+def _planned(conn: Connection, report: Report, params: dict) -> tuple[dict, Freshness]:
+    """The parameters for the report's SQL, and what it reads: the rollups when they
+    are ready and the report (and its plan, if it has one) uses them."""
+    freshness = Freshness.read(conn)
+    if not report.rollups:
+        freshness = freshness.without_rollups()
+    params = {**params, "rollups": freshness.ready}
+    if report.plan:
+        params |= conn.execute(query("app.reports", report.plan), params).one()._asdict()
+        if freshness.ready and not params["rollups"]:
+            freshness = freshness.without_rollups()
+    return params, freshness
+
+
 def run_report(report: Report, params: dict) -> ReportResult:
     """The report's rows for ``params``."""
 
     def work(conn):
-        freshness = Freshness.read(conn)
-        if not report.rollups:
-            freshness = freshness.without_rollups()
         started = time.perf_counter()
-        rows = conn.execute(
-            query("app.reports", report.sql), {**params, "rollups": freshness.ready}
-        ).all()
+        planned, freshness = _planned(conn, report, params)
+        rows = conn.execute(query("app.reports", report.sql), planned).all()
         return rows, (time.perf_counter() - started) * 1000, freshness
 
     (rows, elapsed_ms, freshness), source = in_report_transaction(work)
@@ -276,9 +286,9 @@ def explain_report(report: Report, params: dict) -> tuple[str, float, ReportSour
     where it ran)."""
 
     def work(conn):
-        ready = Freshness.read(conn).ready
+        planned, _ = _planned(conn, report, params)
         statement = text("EXPLAIN (ANALYZE, BUFFERS) " + sql_file("app.reports", report.sql))
-        plan = "\n".join(row[0] for row in conn.execute(statement, {**params, "rollups": ready}))
+        plan = "\n".join(row[0] for row in conn.execute(statement, planned))
         match = re.search(r"Execution Time: ([\d.]+) ms", plan)
         return plan, float(match.group(1)) if match else float("nan")
 
