@@ -87,11 +87,10 @@ class Report:
     form: type[ReportForm]
     columns: tuple[Column, ...]
     chart: Callable[[Sequence], Markup]
-    # Reads the rollups (app/reports/rollups.py) once their backfill is through;
-    # False: always the orders themselves.
-    rollups: bool = True
-    # A statement run first, in the report's snapshot, whose one row adds parameters
-    # for the report's SQL (its ``rollups`` column: whether it reads the rollups).
+    # The report reads the rollups (app/reports/rollups.py) once their backfill is
+    # through. ``plan``: a statement run first, in the report's snapshot, whose one
+    # row adds parameters for the report's SQL (its ``rollups`` column: whether it
+    # reads them after all).
     plan: str | None = None
 
 

@@ -256,10 +256,8 @@ def _in_read_only_transaction(work: Callable[[Connection], T]) -> T:
 
 def _planned(conn: Connection, report: Report, params: dict) -> tuple[dict, Freshness]:
     """The parameters for the report's SQL, and what it reads: the rollups when they
-    are ready and the report (and its plan, if it has one) uses them."""
+    are ready (and its plan, if it has one, chooses them)."""
     freshness = Freshness.read(conn)
-    if not report.rollups:
-        freshness = freshness.without_rollups()
     params = {**params, "rollups": freshness.ready}
     if report.plan:
         params |= conn.execute(query("app.reports", report.plan), params).one()._asdict()

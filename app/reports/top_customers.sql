@@ -33,42 +33,47 @@ WITH customer_totals AS (
     -- Orders in the range before the window's first day (+1), orders the window
     -- counts before or after the range (-1), changes not folded yet to the days the
     -- window counts, and customers whose region change is not folded yet.
-    SELECT o.customer_id, 1 AS sign, o.total_cents
+    SELECT o.customer_id, 1 AS sign, o.total_cents, false AS moved
     FROM orders o
     WHERE :rollups AND o.status = 'placed'
       AND o.placed_at >= :date_from AND o.placed_at < least(:window_starts_on, :date_to)
     UNION ALL
-    SELECT o.customer_id, -1, o.total_cents
+    SELECT o.customer_id, -1, o.total_cents, false
     FROM orders o
     WHERE :rollups AND o.status = 'placed'
       AND o.placed_at >= :window_starts_on AND o.placed_at < :date_from
     UNION ALL
-    SELECT o.customer_id, -1, o.total_cents
+    SELECT o.customer_id, -1, o.total_cents, false
     FROM orders o
     WHERE :rollups AND o.status = 'placed'
       AND o.placed_at >= greatest(:window_starts_on, :date_to)
     UNION ALL
-    SELECT q.customer_id, q.sign, q.total_cents
+    SELECT q.customer_id, q.sign, q.total_cents, false
     FROM order_changes q
     WHERE :rollups AND q.sign <> 0 AND q.placed_at >= :window_starts_on
     UNION ALL
-    SELECT r.customer_id, 0, 0
+    SELECT r.customer_id, 0, 0, true
     FROM customer_region_changes r
     WHERE :rollups
-), changed AS MATERIALIZED (
+), changed AS (
     SELECT customer_id, sum(sign)::bigint AS orders,
-           sum(sign * total_cents)::bigint AS revenue_cents
+           sum(sign * total_cents)::bigint AS revenue_cents, bool_or(moved) AS moved
     FROM window_changes
     GROUP BY customer_id
-), changed_totals AS (
+), changed_totals AS MATERIALIZED (
     -- The changed customers' totals over the range, in their region as it is now,
-    -- and what the window holds for them (to take out of its region's sum).
-    SELECT d.customer_id, c.region, k.region AS window_region,
+    -- and what the window holds for them (to take out of its region's sum). The
+    -- window's region is theirs unless they moved or are new to it.
+    SELECT d.customer_id,
+           CASE WHEN k.customer_id IS NULL OR d.moved
+                THEN (SELECT c.region FROM customers c WHERE c.id = d.customer_id)
+                ELSE k.region
+           END AS region,
+           k.region AS window_region,
            coalesce(k.revenue_cents, 0) AS window_revenue_cents,
            coalesce(k.orders, 0) + d.orders AS orders,
            coalesce(k.revenue_cents, 0) + d.revenue_cents AS revenue_cents
     FROM changed d
-    JOIN customers c ON c.id = d.customer_id
     LEFT JOIN customer_window_sales k
         ON k.window_days = :window_days AND k.customer_id = d.customer_id
 ), regions AS MATERIALIZED (
@@ -88,21 +93,28 @@ WITH customer_totals AS (
     WHERE CAST(:region AS text) IS NULL OR region = :region
     GROUP BY region
 ), candidates AS (
+    -- Each region's first :top_n unchanged customers by window revenue, and its
+    -- first :top_n changed ones by their totals.
     SELECT r.region, l.customer_id, l.orders, l.revenue_cents
     FROM regions r
     CROSS JOIN LATERAL (
         SELECT k.customer_id, k.orders, k.revenue_cents
         FROM customer_window_sales k
         WHERE k.window_days = :window_days AND k.region = r.region AND k.orders > 0
-          AND k.customer_id NOT IN (SELECT customer_id FROM changed)
+          AND k.customer_id NOT IN (SELECT customer_id FROM changed_totals)
         ORDER BY k.revenue_cents DESC, k.customer_id
         LIMIT :top_n
     ) l
     UNION ALL
-    SELECT t.region, t.customer_id, t.orders, t.revenue_cents
-    FROM changed_totals t
-    JOIN regions r ON r.region = t.region
-    WHERE t.orders > 0
+    SELECT r.region, l.customer_id, l.orders, l.revenue_cents
+    FROM regions r
+    CROSS JOIN LATERAL (
+        SELECT t.customer_id, t.orders, t.revenue_cents
+        FROM changed_totals t
+        WHERE t.region = r.region AND t.orders > 0
+        ORDER BY t.revenue_cents DESC, t.customer_id
+        LIMIT :top_n
+    ) l
 ), window_ranked AS (
     SELECT k.region, k.customer_id, k.orders, k.revenue_cents,
            ROW_NUMBER() OVER (PARTITION BY k.region

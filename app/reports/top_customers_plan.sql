@@ -1,7 +1,10 @@
 -- Which customer sales window top customers ranks from: the one whose days differ
 -- least from the report's range, counted in orders (sales_days), provided that is
--- fewer than the orders in the range itself; otherwise (or before the rollups are
--- ready) the orders. Either way the answer is exact: only its cost differs.
+-- under half the orders in the range itself; otherwise (or before the rollups are
+-- ready) the orders. Either way the answer is exact: only its cost differs. Half:
+-- each order between the two ranges costs a window about twice what an order in
+-- the range costs the orders-only query (at 10M orders, 60 days from the 90-day
+-- window: 2.9 s against 2.6 s from the orders).
 WITH windows AS (
     SELECT w.window_days, w.starts_on,
            (SELECT coalesce(sum(d.orders), 0)
@@ -21,7 +24,7 @@ FROM in_range r
 LEFT JOIN LATERAL (
     SELECT window_days, starts_on
     FROM windows
-    WHERE orders_apart < r.orders
+    WHERE 2 * orders_apart < r.orders
     ORDER BY orders_apart, window_days
     LIMIT 1
 ) w ON true
