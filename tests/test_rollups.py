@@ -309,6 +309,20 @@ def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_a
     assert {moved[key][0] for key in moved if key[1] in movers[:2]} == {"africa"}
     assert_rollups_match_raw(base_app)
 
+    # A region whose only orders were free: no share (no division by zero).
+    with committed.sessions() as session:
+        session.add(Customer(email="free@example.com", name="Free", region="middle-east"))
+        session.commit()
+    shop.execute(
+        "INSERT INTO orders (customer_id, total_cents, item_count, placed_at)"
+        " SELECT id, 0, 1, now() - interval '3 days' FROM customers"
+        " WHERE email = 'free@example.com'"
+    )
+    with base_app.app_context():
+        leaders = answer("top-customers", top_customer_cases()[0], from_rollups=False)
+    assert [row[7] for row in leaders if row[0] == "middle-east"] == [None]  # region_share
+    assert_rollups_match_raw(base_app)
+
     # Today's orders not folded yet, then days passing: the windows move forward,
     # dropping the days they leave (partly, as the job does a step at a time), and
     # widen back.

@@ -8,7 +8,8 @@
 -- customers those touch ("changed") get exact totals from their window row and
 -- those orders, and every other customer's window sums are their totals over the
 -- range. So a region's leaders are among its first :top_n unchanged customers by
--- window revenue, plus the changed ones; no other customer can outrank them.
+-- window revenue and its first :top_n changed ones; nobody else can outrank them.
+-- A region whose orders were all free has no share to give (NULL, shown as "—").
 --
 -- Otherwise from the orders: at 10M orders a 90-day range ranks about 400,000
 -- customers, the sort being most of the cost, so revenue is summed as bigint and
@@ -25,7 +26,8 @@ WITH customer_totals AS (
            ROW_NUMBER() OVER (PARTITION BY c.region COLLATE "C"
                               ORDER BY t.revenue_cents DESC, c.id) AS rank,
            t.revenue_cents::numeric
-               / sum(t.revenue_cents) OVER (PARTITION BY c.region COLLATE "C") AS region_share
+               / nullif(sum(t.revenue_cents) OVER (PARTITION BY c.region COLLATE "C"), 0)
+               AS region_share
     FROM customer_totals t
     JOIN customers c ON c.id = t.customer_id
     WHERE CAST(:region AS text) IS NULL OR c.region = :region
@@ -126,7 +128,7 @@ FROM ranked
 WHERE rank <= :top_n
 UNION ALL
 SELECT k.region, k.rank, k.customer_id, c.name, c.email, k.orders, k.revenue_cents,
-       k.revenue_cents::numeric / r.revenue_cents
+       k.revenue_cents::numeric / nullif(r.revenue_cents, 0)
 FROM window_ranked k
 JOIN regions r ON r.region = k.region
 JOIN customers c ON c.id = k.customer_id
