@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
@@ -41,23 +41,36 @@ def _describe(progress: rollups.Progress, window_days_apart: int) -> str:
     )
 
 
+@contextmanager
+def _progress_bar(length: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr; yields the function that moves it to a position
+    (0 to ``length``)."""
+    with click.progressbar(
+        length=length, label=label, width=30, show_pos=True, file=sys.stderr
+    ) as bar:
+        shown = 0
+
+        def reach(position: int) -> None:
+            nonlocal shown
+            bar.update(position - shown)
+            shown = position
+
+        yield reach
+
+
 def run_backfill(session: Session, batch: int) -> rollups.FoldResult | None:
-    """Backfill with a progress bar on stderr (by older orders read)."""
+    """Backfill with a progress bar on stderr (by older orders read), then move the
+    customer sales windows into place (by days)."""
     start = rollups.progress(session)
     session.rollback()
     total = max(start.historic_through_id - start.backfilled_through_id, 0)
     started = time.perf_counter()
-    with click.progressbar(
-        length=total, label="backfilling rollups", width=30, show_pos=True, file=sys.stderr
-    ) as bar:
-        done = start.backfilled_through_id
-
-        def advance(result: rollups.FoldResult) -> None:
-            nonlocal done
-            bar.update(result.backfilled_through_id - done)
-            done = result.backfilled_through_id
-
-        result = rollups.backfill(session, batch=batch, on_batch=advance)
+    with _progress_bar(total, "backfilling rollups") as reach:
+        result = rollups.backfill(
+            session,
+            batch=batch,
+            on_batch=lambda r: reach(r.backfilled_through_id - start.backfilled_through_id),
+        )
     elapsed = time.perf_counter() - started
     click.echo(f"backfilled {total:,} older orders in {elapsed:.1f} s", err=True)
     days = widen_windows(session)
@@ -74,17 +87,8 @@ def widen_windows(session: Session) -> int:
     if not apart:
         return 0
     started = time.perf_counter()
-    with click.progressbar(
-        length=apart, label="customer windows", width=30, show_pos=True, file=sys.stderr
-    ) as bar:
-        left = apart
-
-        def step(days_apart: int) -> None:
-            nonlocal left
-            bar.update(left - days_apart)
-            left = days_apart
-
-        rollups.widen_windows(session, on_step=step)
+    with _progress_bar(apart, "customer windows") as reach:
+        rollups.widen_windows(session, on_step=lambda days_apart: reach(apart - days_apart))
     elapsed = time.perf_counter() - started
     click.echo(f"moved the customer windows {apart:,} days in {elapsed:.1f} s", err=True)
     return apart

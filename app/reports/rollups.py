@@ -148,6 +148,13 @@ def progress(session: Executes) -> Progress:
     return Progress(**row._asdict())
 
 
+def _lock_state(session: Executes, wait: bool):
+    """The rollups' state row, locked for this transaction: one fold, backfill or
+    window batch at a time. None when ``wait`` is false and another batch holds it."""
+    state_sql = "rollup_state.sql" if wait else "rollup_state_unless_busy.sql"
+    return session.execute(query("app.reports", state_sql)).first()
+
+
 def fold_batch(
     session: Executes,
     *,
@@ -158,8 +165,7 @@ def fold_batch(
     """Fold up to ``queue_limit`` queued changes and, backfilling, the next
     ``backfill_orders`` older orders, in the caller's transaction (which must commit
     it). None when another batch holds the state and ``wait`` is false."""
-    state_sql = "rollup_state.sql" if wait else "rollup_state_unless_busy.sql"
-    state = session.execute(query("app.reports", state_sql)).first()
+    state = _lock_state(session, wait)
     if state is None:
         return None
     lo, historic = state.backfilled_through_id, state.historic_through_id
@@ -238,8 +244,7 @@ def move_windows(
     count an order the backfill will add again) or, with ``wait`` false, another
     batch holds the state."""
     today = today or utc_today()
-    state_sql = "rollup_state.sql" if wait else "rollup_state_unless_busy.sql"
-    state = session.execute(query("app.reports", state_sql)).first()
+    state = _lock_state(session, wait)
     if state is None or state.backfilled_through_id < state.historic_through_id:
         return None
     session.execute(
