@@ -7,7 +7,7 @@ sizes every worker's connection pool from them (see app/db/pool_plan.py).
 import os
 
 from app.config import default_threads, default_workers
-from app.db import gunicorn_hooks
+from app.serving import gunicorn_hooks
 
 bind = f"{os.environ.get('BIND', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = default_workers()

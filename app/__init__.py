@@ -5,20 +5,20 @@ from __future__ import annotations
 from flask import Flask
 
 from app import config
-from app.db.embedded import AutoStart, EmbeddedPostgres
 from app.db.engine import (
     PGBOUNCER,
     build_direct_engine,
     engine_options,
     install_connect_hooks,
 )
-from app.db.history import history
 from app.db.pool_plan import REPORTS_POOL_SIZE, plan_from_environment
-from app.db.pool_tracking import install_pool_events
-from app.db.request_accounting import install_request_hooks
-from app.db.statements import install_statement_events
 from app.db.transaction_limits import web_limits
+from app.devdb.embedded import AutoStart, EmbeddedPostgres
 from app.extensions import csrf, db, login_manager, migrate
+from app.monitoring.minute_totals import minute_totals
+from app.monitoring.pool_tracking import InstrumentedQueuePool, install_pool_events
+from app.monitoring.request_accounting import install_request_hooks
+from app.monitoring.statements import install_statement_events
 from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH, MIGRATIONS_DIR, TEMPLATES_DIR
 
 
@@ -40,22 +40,28 @@ def register_database(app: Flask) -> None:
     from app import models  # noqa: F401  (every table in the metadata)
 
     plan = plan_from_environment()
-    autostart = None
+    before_connect = None
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         server = EmbeddedPostgres(EMBEDDED_PGDATA)
         app.config["SQLALCHEMY_DATABASE_URI"] = server.url()
         app.extensions["stockroom.embedded"] = server
-        autostart = AutoStart(server)
+        before_connect = AutoStart(server).ensure_running
     pooler = app.config["DB_POOLER"]
     app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config, plan, pooler=pooler)
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(app.config, plan, pooler=pooler, poolclass=InstrumentedQueuePool),
     )
     if app.config["REPORTS_DATABASE_URL"]:
         # A small pool of its own: reports are few and long; counted against the
         # reports server's own max_connections.
         app.config["SQLALCHEMY_BINDS"] = {
             "reports": {
-                **engine_options(app.config, plan, pooler=app.config["REPORTS_DB_POOLER"]),
+                **engine_options(
+                    app.config,
+                    plan,
+                    pooler=app.config["REPORTS_DB_POOLER"],
+                    poolclass=InstrumentedQueuePool,
+                ),
                 "url": config.sqlalchemy_url(app.config["REPORTS_DATABASE_URL"]),
                 "pool_size": REPORTS_POOL_SIZE,
                 "max_overflow": REPORTS_POOL_SIZE,
@@ -72,7 +78,7 @@ def register_database(app: Flask) -> None:
             db.engine,
             role=role,
             instance=instance,
-            autostart=autostart,
+            before_connect=before_connect,
             transaction_limits=limits if pooler == PGBOUNCER else None,
             ping_idle_seconds=app.config["DB_PING_IDLE_MS"] / 1000,
         )
@@ -81,16 +87,16 @@ def register_database(app: Flask) -> None:
                 db.engines["reports"],
                 role="reports",
                 instance=instance,
-                autostart=None,
+                before_connect=None,
                 transaction_limits=limits if app.config["REPORTS_DB_POOLER"] == PGBOUNCER else None,
                 ping_idle_seconds=app.config["DB_PING_IDLE_MS"] / 1000,
             )
         if app.config["DB_INSTRUMENTATION"]:
             install_statement_events(db.engine, app)
             install_pool_events(db.engine)
-        history.configure(app)  # on only with DB_HISTORY and instrumentation both on
+        minute_totals.configure(app)  # on only with DB_HISTORY and instrumentation both on
     app.extensions["stockroom.direct_engine"] = build_direct_engine(
-        app.config, role=role, autostart=autostart
+        app.config, role=role, before_connect=before_connect
     )
     if app.config["DB_INSTRUMENTATION"]:
         install_request_hooks(app)
@@ -98,27 +104,30 @@ def register_database(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """The periodic jobs every worker's reporter runs (once per period across all
-    workers; app/db/jobs.py)."""
+    workers; app/jobs/scheduler.py)."""
     from app.catalog.sales_rates import SALES_RATES_JOB
-    from app.db import jobs
-    from app.reports.rollups import ROLLUP_JOB
+    from app.jobs.scheduler import register
+    from app.reports.rollups.upkeep import ROLLUP_JOB
 
-    jobs.register(app, SALES_RATES_JOB)
-    jobs.register(app, ROLLUP_JOB)
+    register(app, SALES_RATES_JOB)
+    register(app, ROLLUP_JOB)
 
 
 def register_extensions(app: Flask) -> None:
     """Security headers, login sessions, CSRF and the admin console (with the
-    reports in its menu and its layout)."""
+    database pages and the reports in its menu and its layout)."""
     from app import security
     from app.admin import init_admin
-    from app.reports.views import add_to_admin
+    from app.dbconsole.menu import add_to_admin as add_database_pages
+    from app.reports.views import add_to_admin as add_reports
 
     security.register(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
-    add_to_admin(init_admin(app))
+    admin = init_admin(app)
+    add_database_pages(admin)
+    add_reports(admin)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -127,8 +136,8 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.catalog.api import bp as catalog_api
     from app.customers.api import bp as customers_api
-    from app.health import bp as health_bp
-    from app.metrics import bp as metrics_bp
+    from app.monitoring.health import bp as health_bp
+    from app.monitoring.metrics import bp as metrics_bp
     from app.orders.api import bp as orders_api
     from app.reports.views import bp as reports_bp
 
@@ -159,18 +168,14 @@ def register_commands(app: Flask) -> None:
     """Add the ``flask`` subcommands."""
     from app.api.cli import api_token, purge_idempotency_keys
     from app.auth.cli import create_admin
-    from app.bench.cli import bench_console, bench_history, bench_orders, bench_reports
-    from app.db.cli import devdb, pool_plan
-    from app.reports.cli import rollup
+    from app.db.cli import pool_plan
+    from app.devdb.cli import devdb
+    from app.reports.rollups.cli import rollup
     from app.seed.cli import seed
-    from app.serve import serve
+    from app.serving.serve import serve
 
     for command in (
         api_token,
-        bench_console,
-        bench_history,
-        bench_orders,
-        bench_reports,
         create_admin,
         devdb,
         pool_plan,

@@ -1,5 +1,8 @@
 """Error responses: RFC 9457 problem+json for the API, and database failures mapped
-to the statuses the contract promises (503 with Retry-After, never a 500)."""
+to the statuses the contract promises (409 or 503 with Retry-After, never a 500).
+
+The database layer raises its own errors (app/db/errors.py) and knows nothing of
+HTTP; what a client is answered for each of them is decided here."""
 
 from __future__ import annotations
 
@@ -9,12 +12,13 @@ from flask import Flask, Response, current_app, json, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from app.db.errors import connection_failure
+from app.db.errors import ConflictPersists, LockWaitTimeout, connection_failure
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
+CONFLICT_DETAIL = "Concurrent requests are changing the same rows; retry shortly."
 
 # SQLSTATEs that mean "try again shortly", with the problem they become.
 _RETRYABLE = {
@@ -93,6 +97,23 @@ class ProblemError(Exception):
         )
 
 
+class Conflict(ProblemError):
+    """Concurrent requests kept changing the same rows, or a row stayed locked past
+    the lock timeout; retry after Retry-After."""
+
+    status, problem_type, title, retry_after = 409, "conflict", "Conflict", True
+
+    def problem_detail(self) -> str:
+        return CONFLICT_DETAIL
+
+
+# The database layer's errors that reach a client, as the problems they answer.
+DATABASE_PROBLEMS: dict[type[Exception], type[ProblemError]] = {
+    ConflictPersists: Conflict,
+    LockWaitTimeout: Conflict,
+}
+
+
 def wants_problem_json() -> bool:
     """API clients get problem+json; browsers get HTML."""
     return request.path.startswith("/api/")
@@ -119,6 +140,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(ProblemError)
     def problem_error(error: ProblemError):
         return error.response()
+
+    @app.errorhandler(ConflictPersists)
+    @app.errorhandler(LockWaitTimeout)
+    def database_problem(error: Exception):
+        return DATABASE_PROBLEMS[type(error)](str(error)).response()
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,29 +1,28 @@
 """Every model, imported in one place so the metadata is complete for migrations."""
 
-from app.admin.database.models import ConsoleAction
 from app.api.models import ApiToken, IdempotencyRecord
 from app.auth.models import AdminUser
 from app.catalog.models import Product, ProductSalesRate
 from app.customers.models import Customer
-from app.db.models import (
+from app.dbconsole.models import ConsoleAction
+from app.history.models import (
     ConnectionsMinute,
     EndpointHour,
     EndpointMinute,
     HistoryEvent,
-    JobRun,
     PoolHour,
     PoolMinute,
     ServerStatementMinute,
     ServerStatementSnapshot,
-    SlowQueryReport,
     StatementHour,
     StatementMinute,
     StatementShape,
     StatementSource,
-    WorkerReport,
 )
+from app.jobs.models import JobRun
+from app.monitoring.models import SlowQueryReport, WorkerReport
 from app.orders.models import Order, OrderLine
-from app.reports.models import (
+from app.reports.rollups.models import (
     CohortMonth,
     CustomerActivity,
     OrderChange,

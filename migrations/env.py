@@ -66,8 +66,8 @@ def run_migrations_online():
 
     from app.db.engine import connection_role, direct_engine, through_pooler
     from app.db.errors import connection_failure
-    from app.db.history import record_migration
     from app.db.migration_scripts import include_object
+    from app.history.recorder import record_migration
 
     def process_revision_directives(context, revision, directives):
         # Do not write an empty migration when autogenerate finds no change.

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import create_app
 from app.config import libpq_url, sqlalchemy_url
-from app.db.embedded import TEST_SETTINGS, EmbeddedPostgres
+from app.devdb.embedded import TEST_SETTINGS, EmbeddedPostgres
 from app.extensions import db
 
 

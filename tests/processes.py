@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app.db.local_pgbouncer import PgBouncerError, pgbouncer_binary
-from app.gunicorn_process import GunicornProcess
+from app.devdb.pgbouncer import PgBouncerError, pgbouncer_binary
 from app.paths import PROJECT_ROOT
+from app.serving.gunicorn_process import GunicornProcess
 
 FLASK = [sys.executable, "-m", "flask"]
 

@@ -23,7 +23,7 @@ from app.api.tokens import issue_token
 from app.catalog.models import Product
 from app.config import sqlalchemy_url
 from app.customers.models import Customer
-from app.db.embedded import TEST_SETTINGS, EmbeddedPostgres
+from app.devdb.embedded import TEST_SETTINGS, EmbeddedPostgres
 from app.extensions import db
 
 STOCK = 10_000

@@ -10,7 +10,7 @@ from builders import add_customer, add_product
 from sqlalchemy import text
 from statements import counting_statements
 
-from app.admin.security import LARGE_MAX_PAGE
+from app.admin.base_views import LARGE_MAX_PAGE
 from app.orders.models import Order
 
 
@@ -76,10 +76,10 @@ def test_only_index_served_sorts_are_offered(admin_client, session, orders, path
 
 
 def test_the_bench_times_only_lists_that_answer(app, session, monkeypatch, orders):
-    """Every admin list page `flask bench-reports` times answers 200 (a filter index
+    """Every admin list page `python -m bench reports` times answers 200 (a filter index
     that moved would make the bench time an error page)."""
     from app.auth.admins import set_admin_password
-    from app.bench.reports import ADMIN, ADMIN_LISTS, time_admin_lists
+    from bench.reports import ADMIN, ADMIN_LISTS, time_admin_lists
 
     set_admin_password(session, *ADMIN)
     session.flush()

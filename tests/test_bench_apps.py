@@ -9,9 +9,9 @@ from builders import add_customer, add_product, release_connections
 from sqlalchemy import func, select
 from werkzeug.test import Client
 
-from app.bench import floor_app, orm_app
 from app.catalog.models import Product
 from app.orders.models import Order, OrderLine
+from bench import floor_app, orm_app
 
 
 @pytest.fixture(params=["floor", "orm"])

@@ -15,8 +15,8 @@ from builders import add_product
 from processes import Gunicorn, clean_env
 from sqlalchemy import select
 
-from app.bench.history import Shape, fill_history
 from app.catalog.models import Product
+from bench.history_data import Shape, fill_history
 
 pytestmark = pytest.mark.browser
 

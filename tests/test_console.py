@@ -20,9 +20,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from statements import counting_statements
 
-from app.admin.database.activity import signal_backend
-from app.admin.database.models import ConsoleAction
 from app.config import CHECK_DEFAULTS
+from app.dbconsole.activity import signal_backend
+from app.dbconsole.models import ConsoleAction
 from app.extensions import db
 from app.paths import MIGRATIONS_DIR, PROJECT_ROOT
 
@@ -372,7 +372,7 @@ def test_schema_snippets_are_python_and_squawk_clean(console, tmp_path):
 
 def test_the_overview_reads_the_workers_recent_pool_trouble(make_app, make_database):
     console = Console(make_app, make_database())
-    from app.db.pool_tracking import ACQUIRE_WAIT, TIMEOUTS
+    from app.monitoring.pool_tracking import ACQUIRE_WAIT, TIMEOUTS
 
     ACQUIRE_WAIT.observe(0.2)
     TIMEOUTS.inc()

@@ -13,8 +13,8 @@ from builders import add_customer, add_product
 from sqlalchemy import text
 
 from app.admin.dashboard import sales
-from app.db.jobs import JobRunner, registered
 from app.extensions import db
+from app.jobs.scheduler import JobRunner, registered
 from app.orders.models import Order, OrderLine
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from app.db.migration_scripts import migration_scripts
-from app.db.request_accounting import NPlusOneDetected
 from app.extensions import db
+from app.monitoring.request_accounting import NPlusOneDetected
 
 
 def test_requests_carry_server_timing_and_a_log_line(admin_client, caplog):
@@ -91,7 +91,7 @@ def test_slow_statements_are_captured_and_explained(probe_app, committed):
     assert "slow" in page.text  # the endpoint that ran it
     assert "tests/test_database_pages.py" in page.text  # and where in the code
 
-    from app.db.statements import slow_statements
+    from app.monitoring.statements import slow_statements
 
     entries = slow_statements.entries.values()
     select_entry = next(e for e in entries if e.sql.startswith("SELECT count(*)"))
@@ -111,7 +111,7 @@ def test_slow_statements_are_captured_and_explained(probe_app, committed):
 
 def test_a_statement_cut_off_by_the_timeout_is_captured_too(probe_app):
     """The slowest statements are the ones that fail: a timeout is timed and kept."""
-    from app.db.statements import slow_statements
+    from app.monitoring.statements import slow_statements
 
     with (
         probe_app.app_context(),
@@ -303,7 +303,7 @@ def test_metrics_can_require_a_token(make_app):
 def test_pool_counts_waits_and_timeouts(make_app):
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from app.db.pool_tracking import ACQUIRE_WAIT, TIMEOUTS, InstrumentedQueuePool
+    from app.monitoring.pool_tracking import ACQUIRE_WAIT, TIMEOUTS, InstrumentedQueuePool
 
     def totals():
         waits, seconds = ACQUIRE_WAIT.totals()

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from processes import FLASK, clean_env, flask, get_json, require_pgbouncer
 
-from app.db.embedded import EmbeddedPostgres
-from app.gunicorn_process import free_port
+from app.devdb.embedded import EmbeddedPostgres
 from app.paths import PROJECT_ROOT
+from app.serving.gunicorn_process import free_port
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from processes import get_json
 from shop import Shop, post_order, start_gunicorn
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-from app.db import latency_buckets
-from app.db.history import fingerprint_of
 from app.db.sql import query
 from app.extensions import db
+from app.monitoring import latency_buckets
+from app.monitoring.statement_text import fingerprint_of
 
 INTERVAL = 2  # seconds per history bucket in these tests
 WORKERS = 2

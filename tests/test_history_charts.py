@@ -13,10 +13,10 @@ from browser_forms import add_admin, log_in
 from statements import counting_statements
 
 from app import charts
-from app.bench.history import FIRST_SHAPE, Shape, fill_history
-from app.db.history import record_deploy
 from app.db.transactions import run_in_transaction
 from app.extensions import db
+from app.history.recorder import record_deploy
+from bench.history_data import FIRST_SHAPE, Shape, fill_history
 
 MINUTES = 10
 

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, text
 
-from app.db import latency_buckets
-from app.db.history import HISTORY_JOBS, fold_hour, history, prune
-from app.db.jobs import Job, JobRunner, claim
-from app.db.reporter import Reporter
 from app.extensions import db
+from app.history.recorder import HISTORY_JOBS, Sampler, fold_hour, prune
+from app.jobs.scheduler import Job, JobRunner, claim
+from app.monitoring import latency_buckets
+from app.monitoring.minute_totals import minute_totals
+from app.monitoring.reporter import Reporter
 
 HOUR = datetime(2026, 1, 5, 10, tzinfo=UTC)
 
@@ -152,12 +153,12 @@ def test_the_prune_job_is_hourly_and_not_atomic():
 @pytest.fixture
 def leak_app(make_app):
     app = make_app(DB_LEAK_SECONDS=1, DB_HISTORY_INTERVAL_SECONDS=60)
-    history.configure(app)
+    minute_totals.configure(app)
     return app
 
 
 def test_a_held_connection_lands_in_the_hold_histogram(leak_app, committed):
-    reporter = Reporter(leak_app)
+    reporter = Reporter(leak_app, tick=Sampler(leak_app).tick)
     start = time.time()
     reporter.report(now=start)  # opens a fresh bucket from here on
     with leak_app.app_context(), db.engine.connect():
@@ -179,7 +180,7 @@ def test_a_held_connection_lands_in_the_hold_histogram(leak_app, committed):
 
 
 def test_a_leak_logs_its_stack_once(leak_app, caplog):
-    from app.db.pool_tracking import pool_snapshot
+    from app.monitoring.pool_tracking import pool_snapshot
 
     release = threading.Event()
     holding = threading.Event()
@@ -195,7 +196,7 @@ def test_a_leak_logs_its_stack_once(leak_app, caplog):
         holding.wait(5)
         time.sleep(1.2)
         with (
-            caplog.at_level(logging.WARNING, logger="app.db.pool_tracking"),
+            caplog.at_level(logging.WARNING, logger="app.monitoring.pool_tracking"),
             leak_app.app_context(),
         ):
             first = pool_snapshot(db.engine.pool, 1)

@@ -24,7 +24,7 @@ from processes import Gunicorn, clean_env, flask
 from app import create_app
 from app.api.tokens import issue_token
 from app.config import sqlalchemy_url
-from app.db.embedded import TEST_SETTINGS, EmbeddedPostgres
+from app.devdb.embedded import TEST_SETTINGS, EmbeddedPostgres
 from app.extensions import db
 
 pytestmark = pytest.mark.fault

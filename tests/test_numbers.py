@@ -12,7 +12,7 @@ from builders import add_customer, add_product
 from sqlalchemy import select
 
 from app.catalog.models import Product
-from app.numbers import IntegerOutOfRange, NotAnInteger, parse_integer
+from app.inputs import IntegerOutOfRange, NotAnInteger, parse_integer
 from app.orders.models import OrderLine
 
 # Spellings int() would take (or choke on) that a form, header or query refuses.

@@ -32,10 +32,10 @@ from sqlalchemy import text
 
 from app import create_app
 from app.config import sqlalchemy_url
-from app.db.local_pgbouncer import LocalPgBouncer
+from app.devdb.pgbouncer import LocalPgBouncer
 from app.extensions import db
-from app.gunicorn_process import free_port
 from app.reports.runner import in_report_transaction
+from app.serving.gunicorn_process import free_port
 
 pytestmark = [pytest.mark.pgbouncer, pytest.mark.scaleout]
 

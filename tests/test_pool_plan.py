@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from app.db.pgbouncer import bouncer_limits
+from app.db.pgbouncer_admin import bouncer_limits
 from app.db.pool_plan import (
     BouncerLimits,
     PoolPlan,

@@ -19,7 +19,7 @@ from shop import Shop
 
 from app import create_app
 from app.config import sqlalchemy_url
-from app.db.local_replica import LocalReplica
+from app.devdb.replica import LocalReplica
 from app.extensions import db
 
 pytestmark = [pytest.mark.replica, pytest.mark.scaleout]

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
 from app.customers.models import Customer
-from app.db.jobs import JobRunner, registered
 from app.db.sql import query
 from app.db.transactions import run_in_transaction
+from app.jobs.scheduler import JobRunner, registered
 from app.orders.models import Order, OrderLine
-from app.reports import rollups
 from app.reports.definitions import REPORTS
 from app.reports.forms import EARLIEST
+from app.reports.rollups import upkeep
 from app.reports.runner import _in_read_only_transaction
 
 TODAY = datetime.now(UTC).date()
@@ -141,19 +141,19 @@ def assert_rollups_match_raw(app) -> int:
 def move_windows(committed, today=None, max_days: int = 2000) -> int | None:
     """Move the customer sales windows (all the way, by default) and commit."""
     with Session(committed.engine) as session:
-        left = rollups.move_windows(session, today=today, max_days=max_days)
+        left = upkeep.move_windows(session, today=today, max_days=max_days)
         session.commit()
         return left
 
 
 def fold_all(committed) -> int:
     with Session(committed.engine) as session:
-        return rollups.fold_queue(session, max_batches=1000)
+        return upkeep.fold_queue(session, max_batches=1000)
 
 
-def progress(committed) -> rollups.Progress:
+def progress(committed) -> upkeep.Progress:
     with Session(committed.engine) as session:
-        return rollups.progress(session)
+        return upkeep.progress(session)
 
 
 class Shop:
@@ -387,7 +387,7 @@ def test_a_fold_killed_midway_leaves_everything_as_it_was_and_a_second_fold_adds
     shop.add_orders(150)
     # Killed inside its transaction: the rollback undoes the consumed queue too.
     with Session(committed.engine) as session:
-        result = rollups.fold_batch(session)
+        result = upkeep.fold_batch(session)
         assert result is not None and result.queued == 150
         session.rollback()
     assert progress(committed).queued == 150
@@ -406,7 +406,7 @@ def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, 
     # As after a migration onto existing orders (or a seed): every order is the
     # backfill's, and until it is through the reports read the raw orders.
     with Session(committed.engine) as session:
-        rollups.start_over(session)
+        upkeep.start_over(session)
         session.commit()
     state = progress(committed)
     assert not state.ready and state.historic_through_id == max(ids)
@@ -420,12 +420,12 @@ def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, 
     class Stop(Exception):
         pass
 
-    def stop_after_three(result: rollups.FoldResult) -> None:
+    def stop_after_three(result: upkeep.FoldResult) -> None:
         if result.backfilled_through_id >= min(ids) + 120:
             raise Stop
 
     with Session(committed.engine) as session, pytest.raises(Stop):
-        rollups.backfill(session, batch=40, on_batch=stop_after_three)
+        upkeep.backfill(session, batch=40, on_batch=stop_after_three)
     stopped = progress(committed)
     assert 0 < stopped.backfilled_through_id < stopped.historic_through_id
     assert 0 < stopped.percent < 100
@@ -436,7 +436,7 @@ def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, 
         ids=[*sorted(ids)[20:30], *sorted(ids)[-10:], *new[:3]],
     )
     with Session(committed.engine) as session:
-        last = rollups.backfill(session, batch=40)
+        last = upkeep.backfill(session, batch=40)
     assert last is not None and last.backfill_done
     finished = progress(committed)
     assert finished.ready and finished.backfilled_at is not None
@@ -451,7 +451,7 @@ def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_ap
     with committed.sessions() as session:
         headers = bearer(session)
     with Session(committed.engine) as session:
-        rollups.start_over(session)
+        upkeep.start_over(session)
         session.commit()
 
     errors: list[BaseException] = []
@@ -484,15 +484,15 @@ def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_ap
     def folder() -> None:
         try:
             with Session(committed.engine) as session:
-                rollups.backfill(session, batch=25)
-                rollups.widen_windows(session, max_days=100)
+                upkeep.backfill(session, batch=25)
+                upkeep.widen_windows(session, max_days=100)
                 while not stop.is_set():
-                    rollups.fold_queue(session)
+                    upkeep.fold_queue(session)
                     # The windows a day ahead and back: days leave and come in.
                     for today in (TODAY + timedelta(days=1), TODAY):
                         run_in_transaction(
                             session,
-                            lambda s, t=today: rollups.move_windows(s, today=t, max_days=400),
+                            lambda s, t=today: upkeep.move_windows(s, today=t, max_days=400),
                         )
         except BaseException as error:
             errors.append(error)
@@ -530,7 +530,7 @@ def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
     assert "exact as of" in page.text
 
     with Session(committed.engine) as session:
-        rollups.start_over(session)
+        upkeep.start_over(session)
         session.commit()
     for slug in REPORTS:
         page = client.get(f"/reports/{slug}")

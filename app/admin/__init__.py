@@ -1,4 +1,5 @@
-"""The admin console at /admin/: Flask-Admin model views and the database pages."""
+"""The admin console at /admin/: the dashboard and Flask-Admin model views (the
+app factory adds the database pages and the reports to its menu)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,6 @@ def init_admin(app: Flask) -> Admin:
     from app.admin.catalog import ProductView
     from app.admin.customers import CustomerView
     from app.admin.dashboard import DashboardView
-    from app.admin.database import (
-        ActivityView,
-        MigrationsView,
-        OverviewView,
-        PoolView,
-        QueriesView,
-        SchemaView,
-    )
     from app.admin.orders import OrderView
     from app.api.models import ApiToken
     from app.auth.models import AdminUser
@@ -46,18 +39,4 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(OrderView(Order, db, name="Orders", category="Shop"))
     admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", category="Access"))
     admin.add_view(AdminUserView(AdminUser, db, name="Admin users", category="Access"))
-    admin.add_view(
-        OverviewView(name="Overview", category="Database", endpoint="db_overview", url="db")
-    )
-    for view, name in (
-        (PoolView, "Pool"),
-        (QueriesView, "Queries"),
-        (MigrationsView, "Migrations"),
-        (ActivityView, "Activity"),
-        (SchemaView, "Schema"),
-    ):
-        slug = name.lower()
-        admin.add_view(
-            view(name=name, category="Database", endpoint=f"db_{slug}", url=f"db/{slug}")
-        )
     return admin

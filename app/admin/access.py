@@ -10,8 +10,8 @@ from sqlalchemy import func, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
+from app.admin.base_views import SecureModelView, email_field_args, integer_ids
 from app.admin.formatting import DETAIL_TYPE_FORMATTERS, LIST_TYPE_FORMATTERS
-from app.admin.security import SecureModelView, email_field_args, integer_ids
 from app.api.models import ApiToken
 from app.api.tokens import issue_token
 from app.auth.admins import (

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from app.admin.base_views import SecureModelView
 from app.admin.formatting import (
     DETAIL_TYPE_FORMATTERS,
     LIST_TYPE_FORMATTERS,
@@ -17,12 +18,11 @@ from app.admin.formatting import (
     money,
     money_column,
 )
-from app.admin.security import SecureModelView
 from app.catalog.models import Product
 from app.catalog.service import StaleVersion, update_product
 from app.db.transactions import run_in_transaction
 from app.extensions import db
-from app.numbers import MAX_INT, StrictIntegerField, parse_integer
+from app.inputs import MAX_INT, StrictIntegerField, parse_integer
 
 
 class ProductView(SecureModelView):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
+from app.admin.base_views import SecureModelView, email_field_args
 from app.admin.formatting import DETAIL_TYPE_FORMATTERS, LIST_TYPE_FORMATTERS
-from app.admin.security import SecureModelView, email_field_args
 from app.customers.models import EMAIL_MAX, EMAIL_MIN, REGIONS
 
 

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import charts
-from app.admin.security import LoginRequired
+from app.auth.guards import LoginRequired
 from app.catalog.sales_rates import SALES_RATES_JOB
 from app.db.errors import first_line
 from app.db.sql import query
@@ -142,7 +142,7 @@ class DashboardView(LoginRequired, AdminIndexView):
 
     @expose("/")
     def index(self):
-        from app.admin.database.overview import overview, worst
+        from app.dbconsole.overview import overview, worst
 
         checks = overview(current_app._get_current_object())
         failing = [check for check in checks if check.status != "ok"]

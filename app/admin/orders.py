@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.admin.base_views import SecureModelView, integer_ids
 from app.admin.formatting import (
     DETAIL_TYPE_FORMATTERS,
     LIST_TYPE_FORMATTERS,
@@ -18,8 +19,8 @@ from app.admin.formatting import (
     money,
     money_column,
 )
-from app.admin.security import SecureModelView, integer_ids
-from app.db.transactions import ConflictPersists, LockWaitTimeout, RetryPolicy, run_in_transaction
+from app.db.errors import ConflictPersists, LockWaitTimeout
+from app.db.transactions import RetryPolicy, run_in_transaction
 from app.extensions import db
 from app.orders.models import Order
 from app.orders.service import OrderNotFound, cancel_order

@@ -35,10 +35,11 @@ from app.api.tokens import (
     touch,
     touch_presented,
 )
+from app.db.errors import ConflictPersists, LockWaitTimeout
 from app.db.transactions import run_in_transaction
 from app.errors import ProblemError, problem
 from app.extensions import db
-from app.numbers import MAX_BIGINT
+from app.inputs import MAX_BIGINT
 
 log = logging.getLogger(__name__)
 PUBLIC_ENDPOINTS = {"api.openapi", "api.docs", "api.docs_asset"}
@@ -76,7 +77,7 @@ def checks_token_itself(view):
     def run(**kwargs):
         try:
             response = view(**kwargs)
-        except (ProblemError, HTTPException) as error:
+        except (ProblemError, HTTPException, ConflictPersists, LockWaitTimeout) as error:
             if not isinstance(error, TokenRejected) and not _token_checked():
                 token_id()
             raise

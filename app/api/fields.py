@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app.numbers import MAX_BIGINT, IntegerOutOfRange, NotAnInteger, parse_integer
+from app.inputs import MAX_BIGINT, IntegerOutOfRange, NotAnInteger, parse_integer
 
 
 class HugeInteger:

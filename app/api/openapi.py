@@ -16,7 +16,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app.api.operations import Operation
 from app.api.problems import Problem
-from app.numbers import MAX_BIGINT
+from app.inputs import MAX_BIGINT
 
 REF = "#/components/schemas/{model}"
 PROBLEM_JSON = "application/problem+json"

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.api.fields import QueryInteger
-from app.numbers import MAX_BIGINT, IntegerOutOfRange, parse_integer
+from app.inputs import MAX_BIGINT, IntegerOutOfRange, parse_integer
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

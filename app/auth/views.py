@@ -19,7 +19,7 @@ from app.auth.models import EMAIL_MAX, AdminUser
 from app.auth.throttle import record_failure, record_success, seconds_locked
 from app.db.transactions import run_in_transaction
 from app.extensions import db, login_manager
-from app.numbers import parse_integer
+from app.inputs import parse_integer
 
 bp = Blueprint("auth", __name__)
 DEFAULT_AFTER_LOGIN = "/admin/"

@@ -23,7 +23,7 @@ from app.catalog.service import (
 )
 from app.db.transactions import run_in_transaction
 from app.extensions import db
-from app.numbers import MAX_INT, IntegerOutOfRange, parse_integer
+from app.inputs import MAX_INT, IntegerOutOfRange, parse_integer
 
 bp = Blueprint("catalog", __name__)
 

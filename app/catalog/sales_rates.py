@@ -1,6 +1,6 @@
 """The ``sales-rates`` job: each product's units sold per day over the last
 ``SALES_RATE_DAYS`` days, recomputed once an hour by whichever worker claims the
-hour (app/db/jobs.py), so pages that need "how fast does it sell" (the admin
+hour (app/jobs/scheduler.py), so pages that need "how fast does it sell" (the admin
 dashboard's "about to run out") read a small table instead of a month of orders."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from app.db.jobs import Job
 from app.db.sql import query
 from app.db.transactions import DbSession
+from app.jobs.scheduler import Job
 
 SALES_RATE_DAYS = 30  # the stock-cover report's default window
 REFRESH_SECONDS = 3600

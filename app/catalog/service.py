@@ -11,7 +11,7 @@ from app.catalog.models import Product
 from app.db.sql import query
 from app.db.transactions import DbSession, sqlstate
 from app.errors import ProblemError
-from app.numbers import MAX_INT
+from app.inputs import MAX_INT
 
 NUMERIC_OUT_OF_RANGE = "22003"
 EDITABLE_FIELDS = ("name", "price_cents", "stock", "description")

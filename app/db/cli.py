@@ -1,10 +1,9 @@
-"""``flask devdb`` (the embedded server) and ``flask pool-plan``."""
+"""``flask pool-plan``: how each gunicorn worker's pool is sized against the live
+server (and PgBouncer's limits behind a pooler)."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import click
 from flask import current_app
@@ -12,18 +11,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.config import default_threads, default_workers
-from app.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from app.db.engine import PGBOUNCER, direct_engine
 from app.db.errors import connection_failure, first_line
-from app.db.local_pgbouncer import (
-    DEFAULT_PGBOUNCER_PORT,
-    LocalPgBouncer,
-    PgBouncerError,
-    configured_port,
-    pgbouncer_binary,
-)
-from app.db.local_replica import LocalReplica
-from app.db.pgbouncer import bouncer_limits, live_bouncer_pools
+from app.db.pgbouncer_admin import bouncer_limits, live_bouncer_pools
 from app.db.pool_plan import (
     PoolPlan,
     PoolPlanError,
@@ -32,177 +22,6 @@ from app.db.pool_plan import (
     read_server_limits,
 )
 from app.extensions import db
-from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH
-
-
-def _server() -> EmbeddedPostgres:
-    server = EmbeddedPostgres(EMBEDDED_PGDATA)
-    if os.environ.get("DATABASE_URL"):
-        click.echo(
-            "note: DATABASE_URL is set, so the app does not use this embedded server.", err=True
-        )
-    return server
-
-
-@click.group("devdb")
-def devdb() -> None:
-    """Control the embedded development PostgreSQL (data in instance/postgres/)."""
-
-
-@devdb.command("start")
-def devdb_start() -> None:
-    """Start it and leave it running; print its URL."""
-    server = _server()
-    try:
-        started = server.start()
-    except EmbeddedPostgresError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(("started: " if started else "already running: ") + server.libpq_url())
-
-
-@devdb.command("stop")
-def devdb_stop() -> None:
-    """Stop it (fast shutdown: running transactions are rolled back)."""
-    server = _server()
-    try:
-        stopped = server.stop()
-    except EmbeddedPostgresError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo("stopped" if stopped else "not running")
-
-
-@devdb.command("status")
-def devdb_status() -> None:
-    """Say whether it runs; exit status 3 when it does not."""
-    server = _server()
-    click.echo(server.status())
-    if not server.is_running():
-        sys.exit(3)
-
-
-@devdb.command("url")
-def devdb_url() -> None:
-    """Print the URL of the running server (for psql, DATABASE_URL, ...)."""
-    server = _server()
-    if not server.is_running():
-        raise click.ClickException("the embedded server is not running: flask devdb start")
-    click.echo(server.libpq_url())
-
-
-@devdb.group("pgbouncer")
-def devdb_pgbouncer() -> None:
-    """PgBouncer (Debian's) in transaction mode in front of the embedded server."""
-
-
-def _bouncer(port: int | None = None) -> LocalPgBouncer:
-    server = EmbeddedPostgres(EMBEDDED_PGDATA)
-    directory = INSTANCE_PATH / "pgbouncer"
-    if port is None:
-        port = configured_port(directory) or DEFAULT_PGBOUNCER_PORT
-    return LocalPgBouncer(
-        directory, server_socket_dir=server.socket_dir, os_user=server.os_user, port=port
-    )
-
-
-@devdb_pgbouncer.command("start")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help=f"Its socket's port number (default: the last one used, else {DEFAULT_PGBOUNCER_PORT}).",
-)
-def devdb_pgbouncer_start(port: int | None) -> None:
-    """Start the embedded server (if needed) and PgBouncer; print the settings to use."""
-    server = _server()
-    bouncer = _bouncer()
-    if port is not None and port != bouncer.port:
-        if bouncer.is_running():
-            raise click.ClickException(
-                f"PgBouncer already runs with port {bouncer.port}: flask devdb pgbouncer stop first"
-            )
-        bouncer = _bouncer(port)
-    try:
-        pgbouncer_binary()
-        server.start()
-        started = bouncer.start()
-    except (PgBouncerError, EmbeddedPostgresError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(
-        ("started: " if started else "already running: ")
-        + bouncer.status()
-        + f"\nconfig and log in {bouncer.directory}; the embedded server keeps running"
-        " (flask devdb stop)\nUse it with:\n"
-        f"  export DB_POOLER=pgbouncer\n"
-        f"  export DATABASE_URL='{bouncer.url(server.database)}'\n"
-        f"  export DATABASE_DIRECT_URL='{server.libpq_url()}'\n"
-        f"  export DB_POOLER_ADMIN_URL='{bouncer.admin_url()}'"
-    )
-
-
-@devdb_pgbouncer.command("stop")
-def devdb_pgbouncer_stop() -> None:
-    """Stop PgBouncer (the embedded server keeps running)."""
-    try:
-        stopped = _bouncer().stop()
-    except PgBouncerError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo("stopped" if stopped else "not running")
-
-
-@devdb_pgbouncer.command("status")
-def devdb_pgbouncer_status() -> None:
-    """Say whether PgBouncer runs; exit status 3 when it does not."""
-    bouncer = _bouncer()
-    click.echo(bouncer.status())
-    if not bouncer.is_running():
-        sys.exit(3)
-
-
-@devdb.group("replica")
-def devdb_replica() -> None:
-    """A streaming replica of the embedded server, for REPORTS_DATABASE_URL."""
-
-
-def _replica() -> LocalReplica:
-    return LocalReplica(EmbeddedPostgres(EMBEDDED_PGDATA), INSTANCE_PATH / "replica")
-
-
-@devdb_replica.command("start")
-@click.option("--fresh", is_flag=True, help="Delete the replica and make a new copy first.")
-def devdb_replica_start(fresh: bool) -> None:
-    """Start the embedded server (if needed) and the replica (created on first use)."""
-    replica = _replica()
-    try:
-        _server().start()
-        if fresh:
-            replica.remove()
-        started = replica.start()
-    except EmbeddedPostgresError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(
-        ("started: " if started else "already running: ")
-        + replica.status()
-        + f"\nUse it for reports with:\n  export REPORTS_DATABASE_URL='{replica.libpq_url()}'"
-    )
-
-
-@devdb_replica.command("stop")
-def devdb_replica_stop() -> None:
-    """Stop the replica (the primary keeps running)."""
-    try:
-        stopped = _replica().stop()
-    except EmbeddedPostgresError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo("stopped" if stopped else "not running")
-
-
-@devdb_replica.command("status")
-def devdb_replica_status() -> None:
-    """Say whether the replica runs; exit status 3 when it does not."""
-    replica = _replica()
-    click.echo(replica.status())
-    if not replica.is_running():
-        sys.exit(3)
 
 
 @click.command("pool-plan")

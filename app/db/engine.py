@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -13,14 +13,14 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, Pool, QueuePool
 
-from app.db.embedded import AutoStart
 from app.db.pool_plan import PoolPlan
-from app.db.pool_tracking import InstrumentedQueuePool
 from app.db.transaction_limits import connect_with_limits, startup_options, web_limits
 
 PGBOUNCER = "pgbouncer"
+# Run before each new connection is opened (the embedded server's start, say).
+BeforeConnect = Callable[[], object]
 # PostgreSQL keeps the first NAMEDATALEN - 1 bytes of application_name.
 APPLICATION_NAME_BYTES = 63
 
@@ -29,14 +29,21 @@ APPLICATION_NAME_BYTES = 63
 _connection_role: ContextVar[str | None] = ContextVar("stockroom_connection_role", default=None)
 
 
-def engine_options(config: dict, plan: PoolPlan | None, *, pooler: str = "none") -> dict:
+def engine_options(
+    config: dict,
+    plan: PoolPlan | None,
+    *,
+    pooler: str = "none",
+    poolclass: type[Pool] = QueuePool,
+) -> dict:
     """SQLALCHEMY_ENGINE_OPTIONS for this process.
 
     Under gunicorn the pool is sized by the master's plan; elsewhere (CLI, tests,
     ``flask run``) a single process gets one connection per thread plus as many
     again in overflow. Behind PgBouncer (transaction pooling) no startup options and
     no server-side prepared statements: the limits travel with each transaction
-    (see :mod:`app.db.transaction_limits`).
+    (see :mod:`app.db.transaction_limits`). ``poolclass``: the monitoring's
+    instrumented pool, given by the app factory.
     """
     threads = config["GUNICORN_THREADS"]
     pool_size = plan.pool_size if plan else threads
@@ -51,7 +58,7 @@ def engine_options(config: dict, plan: PoolPlan | None, *, pooler: str = "none")
         # on the server.
         connect_args["options"] = startup_options(web_limits(config))
     return {
-        "poolclass": InstrumentedQueuePool,
+        "poolclass": poolclass,
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": config["DB_POOL_TIMEOUT"],
@@ -110,21 +117,21 @@ def install_connect_hooks(
     *,
     role: str,
     instance: str,
-    autostart: AutoStart | None,
+    before_connect: BeforeConnect | None,
     transaction_limits: dict[str, str] | None = None,
     ping_idle_seconds: float = 0.0,
 ) -> None:
-    """Name every new connection, start the embedded server if needed, ping idle
-    connections (:func:`install_idle_ping`), and (behind a pooler) open connections
-    whose transactions carry ``transaction_limits``."""
+    """Name every new connection, run ``before_connect`` first (the embedded
+    server's start), ping idle connections (:func:`install_idle_ping`), and (behind
+    a pooler) open connections whose transactions carry ``transaction_limits``."""
     install_idle_ping(engine, ping_idle_seconds)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect, conn_rec, cargs, cparams):
         # Evaluated per connection, so a forked worker names connections with its own pid.
         cparams["application_name"] = application_name(_connection_role.get() or role, instance)
-        if autostart is not None:
-            autostart.ensure_running()
+        if before_connect is not None:
+            before_connect()
         if transaction_limits is not None:
             return connect_with_limits(transaction_limits, *cargs, **cparams)
         return None
@@ -140,7 +147,7 @@ def connection_role(role: str) -> Iterator[None]:
         _connection_role.reset(token)
 
 
-def build_direct_engine(config: dict, *, role: str, autostart: AutoStart | None) -> Engine:
+def build_direct_engine(config: dict, *, role: str, before_connect: BeforeConnect | None) -> Engine:
     """An engine for migrations, seeding, EXPLAIN and the server's limits.
 
     It uses DATABASE_DIRECT_URL when set (past the pooler, to PostgreSQL itself),
@@ -157,7 +164,9 @@ def build_direct_engine(config: dict, *, role: str, autostart: AutoStart | None)
         # to set DB_POOLER) before any session setting could leak through it.
         connect_args["options"] = "-c client_connection_check_interval=1000"
     engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
-    install_connect_hooks(engine, role=role, instance=config["INSTANCE_NAME"], autostart=autostart)
+    install_connect_hooks(
+        engine, role=role, instance=config["INSTANCE_NAME"], before_connect=before_connect
+    )
     return engine
 
 

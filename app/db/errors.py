@@ -1,4 +1,6 @@
-"""One-line explanations of connection failures, with the fix where it is known."""
+"""The database layer's own errors (what the HTTP side answers for them is in
+app/errors.py), and one-line explanations of connection failures, with the fix
+where it is known."""
 
 from __future__ import annotations
 
@@ -27,3 +29,17 @@ def connection_failure(error: BaseException, config=None) -> str:
         f"{first}: the database URL leads to a connection pooler in transaction mode "
         f"(PgBouncer); set DB_POOLER=pgbouncer"
     )
+
+
+class ConflictPersists(Exception):
+    """Concurrent requests kept changing the same rows; retry after Retry-After."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(f"{reason} (after {attempts} attempts)")
+        self.reason = reason
+        self.attempts = attempts
+
+
+class LockWaitTimeout(Exception):
+    """A row this request needs stayed locked past the lock timeout; retry after
+    Retry-After."""

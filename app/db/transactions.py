@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
-from app.errors import ProblemError
+from app.db.errors import ConflictPersists, LockWaitTimeout
 
 T = TypeVar("T")
 
@@ -31,36 +31,11 @@ DEADLOCK = "40P01"
 SERIALIZATION_FAILURE = "40001"
 LOCK_NOT_AVAILABLE = "55P03"
 RETRYABLE_SQLSTATES = frozenset({DEADLOCK, SERIALIZATION_FAILURE})
-CONFLICT_DETAIL = "Concurrent requests are changing the same rows; retry shortly."
 
 
 class RetryableConflict(Exception):
     """Raised by a unit of work when it lost a race and should run again
     (an optimistic version check failed, say)."""
-
-
-class ConflictPersists(ProblemError):
-    """Concurrent requests kept changing the same rows; retry after Retry-After."""
-
-    status, problem_type, title, retry_after = 409, "conflict", "Conflict", True
-
-    def __init__(self, reason: str, attempts: int) -> None:
-        super().__init__(f"{reason} (after {attempts} attempts)")
-        self.reason = reason
-        self.attempts = attempts
-
-    def problem_detail(self) -> str:
-        return CONFLICT_DETAIL
-
-
-class LockWaitTimeout(ProblemError):
-    """A row this request needs stayed locked past the lock timeout; retry after
-    Retry-After."""
-
-    status, problem_type, title, retry_after = 409, "conflict", "Conflict", True
-
-    def problem_detail(self) -> str:
-        return CONFLICT_DETAIL
 
 
 @dataclass(frozen=True)

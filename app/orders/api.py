@@ -16,15 +16,12 @@ from app.api.fields import ID, Integer
 from app.api.operations import Answer, Header, operation, render
 from app.api.tokens import Credentials
 from app.api.validation import ValidationFailed
-from app.db.counters import labelled_counter
 from app.db.engine import limits_per_transaction
-from app.db.transactions import (
-    ConflictPersists,
-    LockWaitTimeout,
-    RetryPolicy,
-    run_in_transaction,
-)
+from app.db.errors import ConflictPersists, LockWaitTimeout
+from app.db.transactions import RetryPolicy, run_in_transaction
+from app.errors import Conflict
 from app.extensions import db
+from app.monitoring.counters import labelled_counter
 from app.orders.service import (
     InsufficientStock,
     LineRequest,
@@ -228,8 +225,7 @@ ORDER_LINKS = {
         UnknownCustomer,
         UnknownProducts,
         InsufficientStock,
-        ConflictPersists,
-        LockWaitTimeout,
+        Conflict,
         idempotency.KeyInProgress,
         idempotency.KeyReused,
     ],
@@ -289,7 +285,7 @@ def orders_show(public_id: str):
 @operation(
     "Cancel an order; restores stock exactly once, repeating is harmless",
     ok=Answer(200, Order, "The cancelled order."),
-    errors=[OrderNotFound, ConflictPersists, LockWaitTimeout],
+    errors=[OrderNotFound, Conflict],
     path_parameters={"public_id": PUBLIC_ID},
 )
 def orders_cancel(public_id: str):

@@ -87,7 +87,7 @@ class Report:
     form: type[ReportForm]
     columns: tuple[Column, ...]
     chart: Callable[[Sequence], Markup]
-    # The report reads the rollups (app/reports/rollups.py) once their backfill is
+    # The report reads the rollups (app/reports/rollups/upkeep.py) once their backfill is
     # through. ``plan``: a statement run first, in the report's snapshot, whose one
     # row adds parameters for the report's SQL (its ``rollups`` column: whether it
     # reads them after all).

@@ -11,7 +11,7 @@ from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.customers.models import REGIONS
-from app.numbers import StrictIntegerField
+from app.inputs import StrictIntegerField
 
 MAX_RANGE_DAYS = 3 * 366
 EARLIEST = date(2000, 1, 1)

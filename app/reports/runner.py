@@ -23,13 +23,13 @@ from flask import current_app
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from app.db.counters import labelled_counter
 from app.db.errors import first_line
 from app.db.sql import query, sql_file
 from app.db.transactions import sqlstate
 from app.extensions import db
+from app.monitoring.counters import labelled_counter
 from app.reports.definitions import Report
-from app.reports.rollups import Freshness
+from app.reports.rollups.upkeep import Freshness
 
 log = logging.getLogger(__name__)
 QUERY_CANCELED = "57014"

@@ -17,10 +17,11 @@ from flask import (
     request,
     url_for,
 )
-from flask_admin import Admin, BaseView, expose
+from flask_admin import Admin, expose
 from flask_admin.menu import MenuDivider, MenuLink
 from flask_login import current_user
 
+from app.auth.guards import SecureBaseView, to_login
 from app.reports.definitions import REPORTS, csv_value, show
 from app.reports.runner import ReportDatabaseLost, ReportTimeout, explain_report, run_report
 
@@ -30,7 +31,7 @@ MENU_CATEGORY = "Reports"
 _LAYOUT = "stockroom.reports_layout"  # the app's ReportsLayout, in app.extensions
 
 
-class ReportsLayout(BaseView):
+class ReportsLayout(SecureBaseView):
     """Lends the report pages the admin console's layout: rendering through a
     Flask-Admin view gives ``admin/master.html`` what it needs (``admin_view`` for the
     menu, the theme, the static URLs, the CSP nonce). Hidden from the menu, which
@@ -39,12 +40,6 @@ class ReportsLayout(BaseView):
 
     def is_visible(self) -> bool:
         return False
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated
-
-    def inaccessible_callback(self, name, **kwargs):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
     @expose("/")
     def index(self):
@@ -93,9 +88,7 @@ def render(template: str, **context) -> str:
 @bp.before_request
 def require_login():
     """Reports are for logged-in admins."""
-    if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return None
+    return None if current_user.is_authenticated else to_login()
 
 
 @bp.app_template_filter("report_value")

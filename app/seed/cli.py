@@ -11,8 +11,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from app.db.engine import connection_role, direct_engine
-from app.reports.cli import run_backfill
-from app.reports.rollups import BACKFILL_BATCH
+from app.reports.rollups.cli import run_backfill
+from app.reports.rollups.upkeep import BACKFILL_BATCH
 from app.seed.generate import DemoData, SeedSizes
 from app.seed.load import LoadReport, SeedRefused, bulk_load
 

@@ -110,8 +110,8 @@ def bulk_load(
     for table, count in rows.items():
         conn.execute(_sql("reset_identity.sql"), {"table": table, "next_id": count + 1})
     conn.execute(_sql("rollup_triggers_on.sql"))
-    conn.execute(sql_file("app.reports", "rollup_start_over.sql"))
-    conn.execute(sql_file("app.reports", "rollup_reset.sql"))
+    conn.execute(sql_file("app.reports.rollups", "start_over.sql"))
+    conn.execute(sql_file("app.reports.rollups", "reset.sql"))
     on_step("analyzing")
     conn.execute(sql.SQL("ANALYZE {}").format(tables))
     return LoadReport(rows, copied - started, time.perf_counter() - copied)

@@ -3,7 +3,7 @@
 Sums of placed orders per day and per day and month for each product, each
 customer's first order and active months, and the customers of each cohort by
 month, for the reports
-(app/reports/rollups.py). All new tables, created empty.
+(app/reports/rollups/upkeep.py). All new tables, created empty.
 
 Orders feed them through a queue: statement-level triggers on ``orders`` write one
 ``order_changes`` row per inserted order and per change to what an order counts

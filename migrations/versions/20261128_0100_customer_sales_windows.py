@@ -3,7 +3,7 @@
 Each customer's placed orders and revenue over the last 30, 90, 365 and 1,099 days
 (the top-customers report's common ranges: its default is 90 days, its widest
 1,099), kept by the fold with the customer's region, so the report ranks from an
-index instead of summing millions of orders (app/reports/rollups.py).
+index instead of summing millions of orders (app/reports/rollups/upkeep.py).
 
 A window counts the folded orders placed on or after its ``starts_on``. Created
 here starting tomorrow, so empty and exact from the start; ``flask rollup backfill``

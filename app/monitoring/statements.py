@@ -1,0 +1,222 @@
+"""Statement timing and slow-statement capture.
+
+Every statement is timed by the driver's cursor (:class:`TimedCursor`) into the
+statement-duration histogram and the current request's accounting
+(app/monitoring/request_accounting.py).
+Statements slower than ``SLOW_QUERY_MS`` are aggregated by normalised SQL (count,
+mean, p95 from recent samples, max, last seen, endpoint and code location);
+parameters are kept only to re-run EXPLAIN ANALYZE, never shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import psycopg
+from flask import Flask, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.monitoring.counters import histogram
+from app.monitoring.minute_totals import minute_totals
+from app.monitoring.request_accounting import current_account
+from app.monitoring.statement_text import fingerprint, normalize
+
+_APP_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = str(_APP_DIR.parent)
+# The database plumbing and this instrumentation: never the caller a location names.
+SKIP_DIRS = (str(_APP_DIR / "db") + "/", str(_APP_DIR / "monitoring") + "/")
+# The standard library and installed packages (gunicorn, flask, sqlalchemy ...).
+LIBRARY_DIRS = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+MONITORING_THREAD = "stockroom-reporter"
+MAX_SLOW_STATEMENTS = 200
+SAMPLES_PER_STATEMENT = 100
+STATEMENT_SECONDS = histogram("stockroom_db_query_duration_seconds", "Duration of SQL statements.")
+
+
+@functools.lru_cache(maxsize=4096)
+def _our_file(filename: str) -> str | None:
+    """``filename`` relative to the project if it is our code (not app/db or
+    app/monitoring, not a library), else None. Cached: this runs for every frame of
+    every checkout."""
+    if filename.startswith((*LIBRARY_DIRS, *SKIP_DIRS, "<")):
+        return None
+    return os.path.relpath(filename, PROJECT_DIR)
+
+
+def code_location(start: FrameType | None = None) -> str:
+    """The innermost frame of our own code (not app/db or app/monitoring, not a
+    library) from ``start`` outwards (by default the caller's caller)."""
+    frame: FrameType | None = start if start is not None else sys._getframe(2)
+    while frame is not None:
+        where = _our_file(frame.f_code.co_filename)
+        if where is not None:
+            return f"{where}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "(library code)"
+
+
+def request_endpoint() -> str:
+    """The Flask endpoint serving this request (never the raw path); outside a
+    request, "(monitoring)" for the worker's reporter thread, else "(background)"."""
+    if not has_request_context():
+        if threading.current_thread().name == MONITORING_THREAD:
+            return "(monitoring)"
+        return "(background)"
+    return request.endpoint or "(unmatched)"
+
+
+@dataclass
+class SlowStatement:
+    """Aggregated timings of one slow statement shape."""
+
+    sql: str
+    count: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    samples: deque = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_STATEMENT))
+    last_seen: datetime | None = None
+    endpoint: str = ""
+    location: str = ""
+    params: dict | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id of the statement shape."""
+        return fingerprint(self.sql)
+
+
+class SlowStatements:
+    """This process's slow statements, bounded (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, SlowStatement] = {}
+        self.dirty: set[str] = set()
+        # Every slow execution ever, evicted shapes included (the overview's "recently").
+        self.total = 0
+
+    def record(self, statement: str, ms: float, params, endpoint: str) -> None:
+        """Capture one slow execution."""
+        sql = normalize(statement)
+        location = code_location()
+        with self.lock:
+            self.total += 1
+            entry = self.entries.get(sql)
+            if entry is None:
+                if len(self.entries) >= MAX_SLOW_STATEMENTS:
+                    # Bounded: forget the statement that has cost the least so far.
+                    cheapest = min(self.entries, key=lambda key: self.entries[key].total_ms)
+                    del self.entries[cheapest]
+                entry = self.entries[sql] = SlowStatement(sql)
+            entry.count += 1
+            entry.total_ms += ms
+            entry.max_ms = max(entry.max_ms, ms)
+            entry.samples.append(ms)
+            entry.last_seen = datetime.now(UTC)
+            entry.endpoint = endpoint
+            entry.location = location
+            entry.params = _explainable_params(sql, params)
+            self.dirty.add(sql)
+
+    def take_changed(self) -> list[dict]:
+        """The entries changed since the last call, as report rows (copied under the lock)."""
+        with self.lock:
+            changed = [self.entries[sql] for sql in self.dirty if sql in self.entries]
+            self.dirty.clear()
+            return [
+                {
+                    "fingerprint": entry.fingerprint,
+                    "sql": entry.sql,
+                    "count": entry.count,
+                    "total_ms": entry.total_ms,
+                    "max_ms": entry.max_ms,
+                    "samples": list(entry.samples),
+                    "last_seen": entry.last_seen,
+                    "endpoint": entry.endpoint,
+                    "location": entry.location,
+                    "params": entry.params,
+                }
+                for entry in changed
+            ]
+
+
+def _explainable_params(sql: str, params) -> dict | None:
+    """Parameters worth keeping for EXPLAIN ANALYZE: only a SELECT's, as plain JSON
+    values (a write's values, such as password hashes, are never kept)."""
+    if not isinstance(params, dict) or not sql.lstrip("( ").upper().startswith(("SELECT", "WITH")):
+        return None
+    plain = (int, float, str, bool, list, type(None))
+    return {key: value if isinstance(value, plain) else str(value) for key, value in params.items()}
+
+
+# One per process: gunicorn workers are separate processes.
+slow_statements = SlowStatements()
+
+
+class TimedCursor(psycopg.Cursor):
+    """A psycopg cursor that reports every statement it runs, failed ones too
+    (timeouts above all are the slowest ones), to its class's ``record``.
+
+    Timed at the driver rather than with SQLAlchemy's cursor events: any
+    connection-level event makes SQLAlchemy join the engine's listeners onto every
+    Connection and dispatch through them for each statement, which cost more than
+    the timing itself (issue 13's profile)."""
+
+    record: Callable[[str, object, float], None]
+
+    def execute(self, query, params=None, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            self.record(_text(query, self), params, time.perf_counter() - started)
+
+    def executemany(self, query, params_seq, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().executemany(query, params_seq, **kwargs)
+        finally:
+            self.record(_text(query, self), None, time.perf_counter() - started)
+
+
+def _text(query, cursor: psycopg.Cursor) -> str:
+    """The statement as text (SQLAlchemy sends ``str``; psycopg also takes bytes and
+    ``psycopg.sql`` compositions)."""
+    if isinstance(query, str):
+        return query
+    if isinstance(query, bytes):
+        return query.decode(errors="replace")
+    return query.as_string(cursor)
+
+
+def install_statement_events(engine: Engine, app: Flask) -> None:
+    """Time every statement on ``engine``'s connections; capture the slow ones."""
+    threshold_seconds = app.config["SLOW_QUERY_MS"] / 1000
+
+    def record(statement: str, parameters, seconds: float) -> None:
+        STATEMENT_SECONDS.observe(seconds)
+        account = current_account.get()
+        endpoint = account.endpoint if account is not None else request_endpoint()
+        minute_totals.record_statement(statement, seconds, endpoint, code_location)
+        if seconds >= threshold_seconds:
+            slow_statements.record(statement, seconds * 1000, parameters, endpoint)
+        if account is not None:
+            account.add(statement, seconds)
+
+    # One cursor class per engine: each app has its own threshold.
+    cursor_class = type("TimedCursor", (TimedCursor,), {"record": staticmethod(record)})
+
+    @event.listens_for(engine, "connect")
+    def _timed(dbapi_connection, record_):
+        dbapi_connection.cursor_factory = cursor_class
