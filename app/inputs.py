@@ -12,6 +12,7 @@ is out of range without ever being converted.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 from wtforms import IntegerField
 
@@ -67,6 +68,12 @@ class StrictIntegerField(IntegerField):
             ) from None
 
 
+@overload
+def clean_text(value: str) -> str: ...
+@overload
+def clean_text(value: str | None) -> str | None: ...
+@overload
+def clean_text(value: object) -> object: ...
 def clean_text(value: object) -> object:
     """Text from the query string without NUL bytes (PostgreSQL refuses them), capped
     at MAX_SEARCH characters; anything else as it is."""

@@ -9,6 +9,9 @@ Most tests use ``app``/``client``/``session``: everything they do runs inside an
 outer transaction that is rolled back at the end; code that commits only releases
 a savepoint. Tests that need committed rows visible to other connections (threads,
 subprocesses) use ``committed``, which empties the tables afterwards.
+
+Every test under tests/system/, and any test elsewhere with a process marker, is
+also marked ``slow``: ``pytest -m "not slow"`` is the quick edit loop.
 """
 
 from __future__ import annotations
@@ -33,6 +36,19 @@ from app import create_app
 from app.config import libpq_url, sqlalchemy_url
 from app.devdb.embedded import TEST_SETTINGS, EmbeddedPostgres
 from app.extensions import db
+
+SYSTEM_TESTS = Path(__file__).parent / "system"
+# Markers of tests that start real processes (declared in pyproject.toml).
+PROCESS_MARKERS = {"gunicorn", "browser", "fault", "scaleout", "pgbouncer", "replica", "contract"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(config, items):
+    """Mark every system test, and every test that starts real processes, ``slow``."""
+    for item in items:
+        markers = {marker.name for marker in item.iter_markers()}
+        if item.path.is_relative_to(SYSTEM_TESTS) or markers & PROCESS_MARKERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -238,7 +254,7 @@ def admin_client(client, session):
     return client
 
 
-# Debian's Chromium, driven by Playwright (see test_browser.py).
+# Debian's Chromium, driven by Playwright (see system/test_browser.py).
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

@@ -6,7 +6,7 @@ from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
-from sqlalchemy import func, update
+from sqlalchemy import CursorResult, func, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -21,7 +21,7 @@ from app.auth.admins import (
     set_admin_password,
 )
 from app.auth.models import EMAIL_MAX, EMAIL_MIN
-from app.db.transactions import run_in_transaction
+from app.db.transactions import DbSession, run_in_transaction
 from app.extensions import db
 
 
@@ -59,16 +59,18 @@ class ApiTokenView(SecureModelView):
     @action("revoke", "Revoke", "Revoke the selected tokens? Clients using them stop at once.")
     def action_revoke(self, ids):
         """Mark tokens revoked."""
-        count = run_in_transaction(
-            db.session,
-            lambda session: (
-                session.execute(
-                    update(ApiToken)
-                    .where(ApiToken.id.in_(integer_ids(ids)), ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=func.now())
-                ).rowcount
-            ),
-        )
+
+        def revoke(session: DbSession) -> int:
+            result = session.execute(
+                update(ApiToken)
+                .where(ApiToken.id.in_(integer_ids(ids)), ApiToken.revoked_at.is_(None))
+                .values(revoked_at=func.now())
+            )
+            # An UPDATE without RETURNING answers with the cursor's result (its row count).
+            assert isinstance(result, CursorResult)
+            return result.rowcount
+
+        count = run_in_transaction(db.session, revoke)
         flash(f"{count} token(s) revoked.", "success")
 
 

@@ -110,7 +110,8 @@ class ProductView(SecureModelView):
                 ),
             )
         except StaleVersion:
-            current = db.session.scalar(select(Product).where(Product.id == model.id))
+            # Products are only ever soft-deleted: the row is still there.
+            current = db.session.scalars(select(Product).where(Product.id == model.id)).one()
             flash(
                 Markup(
                     "Someone else saved this product after you opened it; nothing was "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_admin import AdminIndexView, expose
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -144,7 +144,9 @@ class DashboardView(LoginRequired, AdminIndexView):
     def index(self):
         from app.dbconsole.overview import overview, worst
 
-        checks = overview(current_app._get_current_object())
+        # Flask types current_app as Flask, not as the werkzeug LocalProxy it is.
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        checks = overview(app)
         failing = [check for check in checks if check.status != "ok"]
         sales_now, sales_error = _read(sales)
         short, short_error = _read(running_out)

@@ -3,6 +3,8 @@ order service (stock restored exactly once), never by editing rows."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import flash
 from flask_admin.actions import action
 from flask_login import current_user
@@ -107,9 +109,7 @@ class OrderView(SecureModelView):
             try:
                 _order, now = run_in_transaction(
                     db.session,
-                    lambda session, pid=str(public_id): cancel_order(
-                        session, pid, cancelled_by=current_user.id
-                    ),
+                    partial(cancel_order, public_id=str(public_id), cancelled_by=current_user.id),
                     retry=RetryPolicy(),
                 )
             except (OrderNotFound, ConflictPersists, LockWaitTimeout):

@@ -5,14 +5,25 @@ problem+json message and the JSON Schema the OpenAPI document states.
   207, ``-0`` is 0; booleans are not numbers), within bounds.
 - :func:`QueryInteger`: the same, spelled in a query string (ASCII digits only).
 - :func:`Text`: a string without NUL, trimmed or not, within a length.
+
+Each gives the metadata of an ``Annotated`` type: ``Annotated[int, Integer(1, 10)]``.
+A field that may be left out is ``Annotated[int | None, Integer(1, 10)] = None``:
+its attribute is None when the field is not sent, while JSON null is refused. Keep
+the None inside ``Annotated`` (``Annotated[int, Integer(1, 10)] | None`` would
+accept null).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from annotated_types import GroupedMetadata
+from pydantic import BeforeValidator, Field
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
 from app.inputs import MAX_BIGINT, IntegerOutOfRange, NotAnInteger, parse_integer
@@ -28,6 +39,31 @@ class HugeInteger:
         self.text = text
 
 
+def _null_refused(schema: JsonDict) -> None:
+    """The JSON Schema of ``Annotated[X | None, ...]`` as that of ``X``: the check
+    refuses null, None only stands for a field not sent."""
+    choices = schema.get("anyOf")
+    if isinstance(choices, list) and {"type": "null"} in choices:
+        others = [choice for choice in choices if choice != {"type": "null"}]
+        if len(others) == 1 and isinstance(others[0], dict):
+            del schema["anyOf"]
+            schema.update(others[0])
+
+
+@dataclass(frozen=True)
+class Checked(GroupedMetadata):
+    """A field type's rules, applied together by pydantic: ``check`` first, on the
+    value as sent (it gives this API's error messages), then ``constraints``, which
+    also state the rules in the JSON Schema."""
+
+    constraints: FieldInfo
+    check: Callable[[Any], Any]
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.constraints
+        yield BeforeValidator(self.check)
+
+
 def _whole_number() -> PydanticCustomError:
     return PydanticCustomError("whole_number", "must be a whole number")
 
@@ -40,7 +76,7 @@ def _out_of_range(minimum: int, maximum: int) -> PydanticCustomError:
     )
 
 
-def Integer(minimum: int, maximum: int, *, description: str | None = None) -> Any:
+def Integer(minimum: int, maximum: int, *, description: str | None = None) -> Checked:
     """A JSON integer in ``[minimum, maximum]``."""
 
     def check(value: Any) -> int:
@@ -54,12 +90,13 @@ def Integer(minimum: int, maximum: int, *, description: str | None = None) -> An
             raise _out_of_range(minimum, maximum)
         return value
 
-    return Annotated[
-        int, Field(ge=minimum, le=maximum, description=description), BeforeValidator(check)
-    ]
+    return Checked(
+        Field(ge=minimum, le=maximum, description=description, json_schema_extra=_null_refused),
+        check,
+    )
 
 
-def QueryInteger(minimum: int, maximum: int, *, description: str | None = None) -> Any:
+def QueryInteger(minimum: int, maximum: int, *, description: str | None = None) -> Checked:
     """An integer in a query string: ASCII digits (and a minus), in range."""
 
     def check(value: Any) -> int:
@@ -75,9 +112,10 @@ def QueryInteger(minimum: int, maximum: int, *, description: str | None = None) 
             raise _out_of_range(minimum, maximum)
         return number
 
-    return Annotated[
-        int, Field(ge=minimum, le=maximum, description=description), BeforeValidator(check)
-    ]
+    return Checked(
+        Field(ge=minimum, le=maximum, description=description, json_schema_extra=_null_refused),
+        check,
+    )
 
 
 # Text without NUL (PostgreSQL refuses it in text), and with at least one character
@@ -93,7 +131,7 @@ def Text(
     strip: bool = True,
     pattern: str | None = None,
     description: str | None = None,
-) -> Any:
+) -> Checked:
     """A string of ``min_length`` to ``max_length`` characters without NUL; with
     ``strip``, leading and trailing white space is dropped (the length limit applies
     to the string as sent, and a non-empty field must not be blank)."""
@@ -118,21 +156,16 @@ def Text(
             )
         return kept
 
-    return Annotated[
-        str,
+    return Checked(
         Field(
             min_length=min_length,
             max_length=max_length,
             pattern=pattern or (NO_NUL if blank_allowed else NOT_BLANK),
             description=description,
+            json_schema_extra=_null_refused,
         ),
-        BeforeValidator(check),
-    ]
+        check,
+    )
 
 
-ID = Integer(1, MAX_BIGINT, description="A row id.")
-
-
-def described_as(schema: dict) -> Any:
-    """Annotation: document a field with ``schema`` (its validator decides the rest)."""
-    return WithJsonSchema(schema)
+ID = Annotated[int, Integer(1, MAX_BIGINT, description="A row id.")]

@@ -151,7 +151,9 @@ def operation(
                 kwargs["body"] = body_as(declared.body)
             return view(**kwargs)
 
-        run.operation = declared
+        # A function attribute (functools.wraps copies it onto outer decorators; the
+        # OpenAPI builder reads it with getattr): mypy has no notion of them.
+        run.__dict__["operation"] = declared
         return run
 
     return decorate

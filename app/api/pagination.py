@@ -21,6 +21,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 CURSOR_PATTERN = r"^[0-9]{1,19}$"
 
+PageLimit = Annotated[int, QueryInteger(1, MAX_LIMIT, description="Rows per page.")]
+
 
 def encode_cursor(last_id: int) -> str:
     """The cursor for the page after ``last_id``."""
@@ -60,7 +62,7 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
-    limit: QueryInteger(1, MAX_LIMIT, description="Rows per page.") = DEFAULT_LIMIT  # type: ignore[valid-type]
+    limit: PageLimit = DEFAULT_LIMIT
     cursor: Cursor = None
 
 

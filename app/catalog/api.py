@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -33,6 +34,14 @@ ETAG_PATTERN = r'^"[0-9]+"$'
 ETAG = Header(
     "ETag", 'The product\'s version, e.g. "3".', {"type": "string", "pattern": ETAG_PATTERN}
 )
+
+
+# ProductChanges' fields: None when not sent (JSON null is refused).
+NameChange = Annotated[str | None, Text(1, NAME_MAX)]
+PriceChange = Annotated[int | None, Integer(0, MAX_INT)]
+StockChange = Annotated[int | None, Integer(0, MAX_INT)]
+DescriptionChange = Annotated[str | None, Text(0, DESCRIPTION_MAX)]
+RestockQuantity = Annotated[int, Integer(1, MAX_RESTOCK)]
 
 
 class ProductSummary(BaseModel):
@@ -66,10 +75,10 @@ class ProductChanges(BaseModel):
         extra="forbid", regex_engine="python-re", json_schema_extra={"minProperties": 1}
     )
 
-    name: Text(1, NAME_MAX) = None  # type: ignore[valid-type]
-    price_cents: Integer(0, MAX_INT) = None  # type: ignore[valid-type]
-    stock: Integer(0, MAX_INT) = None  # type: ignore[valid-type]
-    description: Text(0, DESCRIPTION_MAX) = None  # type: ignore[valid-type]
+    name: NameChange = None
+    price_cents: PriceChange = None
+    stock: StockChange = None
+    description: DescriptionChange = None
 
     @model_validator(mode="after")
     def _names_a_field(self):
@@ -83,7 +92,7 @@ class Restock(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: Integer(1, MAX_RESTOCK)  # type: ignore[valid-type]
+    quantity: RestockQuantity
 
 
 class StockLevel(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from flask import Blueprint
 from pydantic import BaseModel
@@ -15,6 +16,12 @@ from app.customers.service import list_customers
 from app.extensions import db
 
 bp = Blueprint("customers", __name__)
+
+# ?email=: None when not sent.
+EmailQuery = Annotated[
+    str | None,
+    Text(EMAIL_MIN, EMAIL_MAX, strip=False, description="Finds the customer with this email."),
+]
 
 
 class Customer(BaseModel):
@@ -37,9 +44,7 @@ class CustomerPage(BaseModel):
 class CustomerQuery(PageQuery):
     """``?limit=&cursor=`` and ``?email=`` to find one customer."""
 
-    email: Text(  # type: ignore[valid-type]
-        EMAIL_MIN, EMAIL_MAX, strip=False, description="Finds the customer with this email."
-    ) = None
+    email: EmailQuery = None
 
 
 @bp.get("/customers")

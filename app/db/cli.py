@@ -159,5 +159,5 @@ def describe_plan(plan: PoolPlan, live: dict | None = None) -> str:
     return lines
 
 
-def _or_unknown(value) -> str:
+def _or_unknown(value: object) -> str:
     return "unknown" if value is None else str(value)

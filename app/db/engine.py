@@ -8,12 +8,21 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
+import psycopg
 from flask import current_app
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import NullPool, Pool, QueuePool
+from sqlalchemy.pool import (
+    ConnectionPoolEntry,
+    NullPool,
+    Pool,
+    PoolProxiedConnection,
+    QueuePool,
+)
 
 from app.db.pool_plan import PoolPlan
 from app.db.transaction_limits import connect_with_limits, startup_options, web_limits
@@ -78,14 +87,6 @@ def application_name(role: str, instance: str, pid: int | None = None) -> str:
     return head + instance.encode()[: max(room, 0)].decode(errors="ignore") + tail
 
 
-def parse_application_name(name: str) -> dict | None:
-    """(role, instance, pid) of a Stockroom connection name, or None for others."""
-    parts = name.split(":")
-    if len(parts) < 4 or parts[0] != "stockroom" or not parts[-1].isdigit():
-        return None
-    return {"role": parts[1], "instance": ":".join(parts[2:-1]), "pid": int(parts[-1])}
-
-
 def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
     """Ping a pooled connection before use only if it sat idle longer than
     ``idle_seconds`` (SQLAlchemy's ``pool_pre_ping`` pings every checkout: a round
@@ -95,11 +96,15 @@ def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")
-    def _checked_in(dbapi_connection, record):
+    def _checked_in(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         record.info["stockroom_idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection, record, proxy):
+    def _checkout(
+        dbapi_connection: DBAPIConnection,
+        record: ConnectionPoolEntry,
+        proxy: PoolProxiedConnection,
+    ) -> None:
         since = record.info.get("stockroom_idle_since")
         if since is None or time.monotonic() - since <= idle_seconds:
             return  # just connected, or used a moment ago
@@ -127,7 +132,12 @@ def install_connect_hooks(
     install_idle_ping(engine, ping_idle_seconds)
 
     @event.listens_for(engine, "do_connect")
-    def _connect(dialect, conn_rec, cargs, cparams):
+    def _connect(
+        dialect: Dialect,
+        conn_rec: ConnectionPoolEntry,
+        cargs: tuple[Any, ...],
+        cparams: dict[str, Any],
+    ) -> psycopg.Connection | None:
         # Evaluated per connection, so a forked worker names connections with its own pid.
         cparams["application_name"] = application_name(_connection_role.get() or role, instance)
         if before_connect is not None:

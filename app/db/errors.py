@@ -14,7 +14,7 @@ def first_line(error: BaseException) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), repr(error))
 
 
-def connection_failure(error: BaseException, config=None) -> str:
+def connection_failure(error: BaseException, config: dict | None = None) -> str:
     """Why a connection failed, in one line; a pooler's refusal says what to set."""
     message = str(getattr(error, "orig", None) or error)
     first = first_line(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from alembic.script import ScriptDirectory
+from sqlalchemy.schema import SchemaItem
 
 from app.paths import MIGRATIONS_DIR
 
@@ -20,6 +21,12 @@ def migration_scripts() -> ScriptDirectory:
     return ScriptDirectory(str(MIGRATIONS_DIR))
 
 
-def include_object(object, name, type_, reflected, compare_to) -> bool:
+def include_object(
+    object: SchemaItem,
+    name: str | None,
+    type_: str,
+    reflected: bool,
+    compare_to: SchemaItem | None,
+) -> bool:
     """Model drift ignores the migrations' own progress table (migrations/progress.py)."""
     return not (type_ == "table" and name == PROGRESS_TABLE)

@@ -8,6 +8,7 @@ is read with plain psycopg in autocommit mode, one short connection per read.
 from __future__ import annotations
 
 import psycopg
+from flask import Flask
 
 from app.db.pool_plan import BouncerLimits
 
@@ -34,8 +35,8 @@ def _describe(error: Exception) -> str:
     return text.splitlines()[0] if text else repr(error)
 
 
-def _positive(value) -> int | None:
-    number = int(value) if value not in (None, "") else 0
+def _positive(value: str | int | None) -> int | None:
+    number = int(value) if value is not None and value != "" else 0
     return number or None
 
 
@@ -61,7 +62,7 @@ def read_bouncer_limits(admin_url: str, database: str) -> BouncerLimits:
     )
 
 
-def bouncer_limits(config) -> BouncerLimits:
+def bouncer_limits(config: dict) -> BouncerLimits:
     """The bouncer's limits: from its admin console when DB_POOLER_ADMIN_URL is set
     (falling back to the environment, with the reason, if it cannot be read), else
     from PGBOUNCER_MAX_CLIENT_CONN / PGBOUNCER_POOL_SIZE / PGBOUNCER_RESERVE_POOL_SIZE."""
@@ -81,7 +82,7 @@ def bouncer_limits(config) -> BouncerLimits:
     return BouncerLimits(source="unknown", error=error)
 
 
-def pooled_database_name(config) -> str:
+def pooled_database_name(config: dict) -> str:
     """The database name the app asks the bouncer for (its [databases] entry)."""
     from sqlalchemy.engine import make_url
 
@@ -109,7 +110,7 @@ def read_bouncer_pools(admin_url: str, database: str) -> dict:
     }
 
 
-def process_bouncer_limits(app) -> BouncerLimits | None:
+def process_bouncer_limits(app: Flask) -> BouncerLimits | None:
     """The bouncer's limits for a process not started by gunicorn, read once (None
     when no pooler is configured)."""
     if app.config["DB_POOLER"] != "pgbouncer":
@@ -120,7 +121,7 @@ def process_bouncer_limits(app) -> BouncerLimits | None:
     return limits
 
 
-def live_bouncer_pools(config) -> dict | None:
+def live_bouncer_pools(config: dict) -> dict | None:
     """:func:`read_bouncer_pools` for our database, None without an admin console,
     or ``{"error": ...}`` when the console cannot be read."""
     if not config["DB_POOLER_ADMIN_URL"]:

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import psycopg
+from psycopg.rows import TupleRow
 from sqlalchemy import Connection, text
 
 from app.db.sql import sql_file
@@ -216,7 +218,7 @@ class PoolPlan:
         return cls.from_dict(json.loads(raw))
 
 
-def _unknown(value) -> str:
+def _unknown(value: object) -> str:
     return "unknown" if value is None else str(value)
 
 
@@ -375,7 +377,7 @@ def compute_pooled_plan(
 
 
 def plan_for_config(
-    config,
+    config: dict,
     *,
     workers: int,
     threads: int,
@@ -437,10 +439,16 @@ def check_reports_server(
 SERVER_LIMITS_SQL = sql_file("app.db", "server_limits.sql")
 
 
-def read_server_limits(connection) -> ServerLimits:
+def read_server_limits(connection: Connection | psycopg.Connection[TupleRow]) -> ServerLimits:
     """The server's limits, read on an open connection (SQLAlchemy or psycopg)."""
-    statement = text(SERVER_LIMITS_SQL) if isinstance(connection, Connection) else SERVER_LIMITS_SQL
-    return ServerLimits(*connection.execute(statement).fetchone())
+    row: Sequence[int] | None  # the settings, in ServerLimits' order
+    if isinstance(connection, Connection):
+        row = connection.execute(text(SERVER_LIMITS_SQL)).fetchone()
+    else:
+        row = connection.execute(SERVER_LIMITS_SQL).fetchone()
+    if row is None:  # it reads settings: one row, always
+        raise RuntimeError("server_limits.sql returned no row")
+    return ServerLimits(*row)
 
 
 def fetch_server_limits(
@@ -479,7 +487,7 @@ def plan_from_environment() -> PoolPlan | None:
 
 
 def single_process_plan(
-    config, limits: ServerLimits, bouncer: BouncerLimits | None = None
+    config: dict, limits: ServerLimits, bouncer: BouncerLimits | None = None
 ) -> PoolPlan:
     """The plan for a process not started by gunicorn (CLI, tests, flask run)."""
     return plan_for_config(

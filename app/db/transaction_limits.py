@@ -16,9 +16,12 @@ transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import errors, generators, pq
 from psycopg import sql as pgsql
+from psycopg.abc import PQGen
 
 _IDLE = pq.TransactionStatus.IDLE
 
@@ -64,7 +67,7 @@ class LimitedTransactionConnection(psycopg.Connection):
 
     transaction_limits: bytes = b""
 
-    def _start_query(self):
+    def _start_query(self) -> PQGen[None]:
         if (
             self._autocommit
             or self.pgconn.transaction_status != _IDLE
@@ -86,8 +89,9 @@ class LimitedTransactionConnection(psycopg.Connection):
                 raise errors.error_from_result(result, encoding=self.info.encoding)
 
 
-def connect_with_limits(limits: dict[str, str], *cargs, **cparams) -> psycopg.Connection:
-    """Open a connection whose transactions each begin under ``limits``."""
+def connect_with_limits(limits: dict[str, str], *cargs: Any, **cparams: Any) -> psycopg.Connection:
+    """Open a connection whose transactions each begin under ``limits``; ``cargs`` and
+    ``cparams``: SQLAlchemy's connect arguments (its ``do_connect`` event's)."""
     conn = LimitedTransactionConnection.connect(*cargs, **cparams)
     conn.transaction_limits = set_local_statement(limits)
     return conn

@@ -401,7 +401,8 @@ class OverviewView(SecureBaseView):
 
     @expose("/")
     def index(self):
-        app = current_app._get_current_object()
+        # Flask types current_app as Flask, not as the werkzeug LocalProxy it is.
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         refresh_own_report(app)
         checks = overview(app)
         return self.render(

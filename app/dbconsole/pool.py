@@ -94,7 +94,8 @@ class PoolView(SecureBaseView):
 
     @expose("/")
     def index(self):
-        app = current_app._get_current_object()
+        # Flask types current_app as Flask, not as the werkzeug LocalProxy it is.
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         refresh_own_report(app)
         shown = windows.window(db.session, request.args.get("window"))
         markers = windows.markers(db.session, shown)

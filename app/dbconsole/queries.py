@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import psycopg
-from flask import abort, current_app, request
+from flask import Flask, abort, current_app, request
 from flask_admin import expose
 from psycopg import sql as pgsql
 from sqlalchemy import select
@@ -160,7 +160,9 @@ class QueriesView(SecureBaseView):
 
     @expose("/")
     def index(self):
-        refresh_own_report(current_app._get_current_object())
+        # Flask types current_app as Flask, not as the werkzeug LocalProxy it is.
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        refresh_own_report(app)
         shown = windows.window(db.session, request.args.get("window"))
         markers = windows.markers(db.session, shown)
         # Free text from the query string: no NUL (PostgreSQL refuses it), capped.

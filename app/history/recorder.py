@@ -22,7 +22,10 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
+from alembic.runtime.migration import MigrationInfo
+from alembic.script import Script
 from flask import Flask
+from sqlalchemy import Connection
 
 from app.db.sql import query
 from app.db.transactions import DbSession, run_in_transaction
@@ -163,19 +166,20 @@ def record_deploy(session: DbSession) -> None:
     )
 
 
-def record_migration(connection, step) -> None:
+def record_migration(connection: Connection, step: MigrationInfo) -> None:
     """Mark a migration step (Alembic's ``on_version_apply``) on the charts, in the
     migration's own transaction, once the events table exists."""
     if step.is_stamp:
         return
     if not connection.execute(query("app.history", "history_events_table.sql")).scalar():
         return
+    # A Script: the revision map is the migrations directory's.
     script = step.up_revision
     connection.execute(
         query("app.history", "history_migration.sql"),
         {
             "label": step.up_revision_id if step.is_upgrade else f"undo {step.up_revision_id}",
-            "detail": (script.doc or "").strip() if script is not None else None,
+            "detail": (script.doc or "").strip() if isinstance(script, Script) else None,
         },
     )
 

@@ -61,7 +61,7 @@ class Window:
         """One point per ..."""
         return _describe(self.step)
 
-    def params(self, **extra) -> dict:
+    def params(self, **extra: object) -> dict:
         """The bound parameters every history query over time bins takes."""
         return {
             "start": self.start,
@@ -73,7 +73,7 @@ class Window:
             **extra,
         }
 
-    def total_params(self, **extra) -> dict:
+    def total_params(self, **extra: object) -> dict:
         """The same for totals over the whole window: every folded hour from the
         hourly tables whatever the resolution (a day of minutes is 60 times the rows)."""
         params = self.params(**extra)

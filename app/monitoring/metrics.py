@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterator, Sequence
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
+    Metric,
 )
 
 # The classic text format, version 0.0.4: what every Prometheus 2 scrapes.
@@ -32,6 +34,7 @@ from app.db.pgbouncer_admin import live_bouncer_pools
 from app.db.sql import query
 from app.extensions import db
 from app.monitoring.counters import COUNTERS, HISTOGRAMS
+from app.monitoring.models import WorkerReport
 from app.monitoring.worker_reports import live_reports, refresh_own_report
 
 log = logging.getLogger(__name__)
@@ -48,29 +51,31 @@ POOL_GAUGES = {
 SERVER_GAUGE_TIMEOUT_MS = "500"
 
 
-def _worker(report) -> list[str]:
+def _worker(report: WorkerReport) -> list[str]:
     return [report.instance or report.host, str(report.pid)]
 
 
 class DeploymentCollector:
     """Every live worker's reported numbers, the server's gauges and PgBouncer's."""
 
-    def __init__(self, reports, server: dict | None, bouncer: dict | None) -> None:
+    def __init__(
+        self, reports: Sequence[WorkerReport], server: dict | None, bouncer: dict | None
+    ) -> None:
         self.reports = reports
         self.server = server
         self.bouncer = bouncer
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         """The metric families of one scrape."""
         yield from self._pools()
         yield from self._counters()
         yield from self._histograms()
         if self.server is not None:
-            yield from self._server()
+            yield from self._server(self.server)
         if self.bouncer is not None:
-            yield from self._bouncer()
+            yield from self._bouncer(self.bouncer)
 
-    def _pools(self):
+    def _pools(self) -> Iterator[Metric]:
         for key, help_text in POOL_GAUGES.items():
             family = GaugeMetricFamily(f"stockroom_pool_{key}", help_text, labels=WORKER_LABELS)
             for report in self.reports:
@@ -85,7 +90,7 @@ class DeploymentCollector:
             leaked.add_metric(_worker(report), len(report.pool["held_too_long"]))
         yield leaked
 
-    def _counters(self):
+    def _counters(self) -> Iterator[Metric]:
         for name, declared in COUNTERS.items():
             family = CounterMetricFamily(
                 name.removesuffix("_total"),
@@ -97,7 +102,7 @@ class DeploymentCollector:
                     family.add_metric([*_worker(report), *label_values], count)
             yield family
 
-    def _histograms(self):
+    def _histograms(self) -> Iterator[Metric]:
         for name, declared in HISTOGRAMS.items():
             family = HistogramMetricFamily(
                 name, declared.help, labels=[*WORKER_LABELS, *declared.labels]
@@ -114,49 +119,49 @@ class DeploymentCollector:
                     )
             yield family
 
-    def _server(self):
+    def _server(self, server: dict) -> Iterator[Metric]:
         connections = GaugeMetricFamily(
             "stockroom_db_connections",
             "Server connections to this database by state (pg_stat_activity).",
             labels=["state"],
         )
-        for state, count in sorted((self.server["connections"] or {}).items()):
+        for state, count in sorted((server["connections"] or {}).items()):
             connections.add_metric([state], count)
         yield connections
         yield CounterMetricFamily(
             "stockroom_db_deadlocks",
             "Deadlocks detected in this database since its statistics were reset.",
-            value=self.server["deadlocks"] or 0,
+            value=server["deadlocks"] or 0,
         )
         yield GaugeMetricFamily(
             "stockroom_db_oldest_xid_age",
             "Transaction-ID age of the oldest database (wraparound at about 2 billion).",
-            value=self.server["oldest_xid_age"] or 0,
+            value=server["oldest_xid_age"] or 0,
         )
 
-    def _bouncer(self):
-        up = "error" not in self.bouncer
+    def _bouncer(self, bouncer: dict) -> Iterator[Metric]:
+        up = "error" not in bouncer
         yield GaugeMetricFamily(
             "stockroom_pgbouncer_up", "Whether PgBouncer's admin console answered.", value=int(up)
         )
         if not up:
             return
-        database = [self.bouncer["database"]]
+        database = [bouncer["database"]]
         clients = GaugeMetricFamily(
             "stockroom_pgbouncer_clients",
             "Client connections at PgBouncer: active, or waiting for a server connection.",
             labels=["database", "state"],
         )
-        clients.add_metric([*database, "active"], self.bouncer["clients_active"])
-        clients.add_metric([*database, "waiting"], self.bouncer["clients_waiting"])
+        clients.add_metric([*database, "active"], bouncer["clients_active"])
+        clients.add_metric([*database, "waiting"], bouncer["clients_waiting"])
         yield clients
         servers = GaugeMetricFamily(
             "stockroom_pgbouncer_servers",
             "PgBouncer's server connections: linked to a client, or idle.",
             labels=["database", "state"],
         )
-        servers.add_metric([*database, "active"], self.bouncer["servers_active"])
-        servers.add_metric([*database, "idle"], self.bouncer["servers_idle"])
+        servers.add_metric([*database, "active"], bouncer["servers_active"])
+        servers.add_metric([*database, "idle"], bouncer["servers_idle"])
         yield servers
         for name, help_text, key in (
             (
@@ -171,7 +176,7 @@ class DeploymentCollector:
             ),
         ):
             family = GaugeMetricFamily(name, help_text, labels=["database"])
-            family.add_metric(database, self.bouncer[key])
+            family.add_metric(database, bouncer[key])
             yield family
 
 
@@ -192,7 +197,9 @@ def server_gauges() -> dict | None:
         return None
 
 
-def render(reports, server: dict | None = None, bouncer: dict | None = None) -> bytes:
+def render(
+    reports: Sequence[WorkerReport], server: dict | None = None, bouncer: dict | None = None
+) -> bytes:
     """The exposition text for these reports (and the server's and bouncer's numbers)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DeploymentCollector(reports, server, bouncer))
@@ -200,10 +207,11 @@ def render(reports, server: dict | None = None, bouncer: dict | None = None) -> 
 
 
 @bp.get("/metrics")
-def metrics():
+def metrics() -> Response:
     """Prometheus scrape endpoint (behind ``Authorization: Bearer $METRICS_TOKEN``
     when that is set)."""
-    app = current_app._get_current_object()
+    # Flask types current_app as Flask, not as the werkzeug LocalProxy it is.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     expected = app.config["METRICS_TOKEN"]
     if expected and not hmac.compare_digest(
         request.headers.get("Authorization", ""), f"Bearer {expected}"

@@ -21,8 +21,9 @@ from types import FrameType
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection, QueuePool
 
 from app.monitoring.counters import histogram, labelled_counter
 from app.monitoring.minute_totals import minute_totals
@@ -134,7 +135,7 @@ checked_out = CheckedOut()
 class InstrumentedQueuePool(QueuePool):
     """A QueuePool that times waits for a free connection and counts timeouts."""
 
-    def _do_get(self):
+    def _do_get(self) -> ConnectionPoolEntry:
         # A checkout waits only when no connection is idle and no overflow is left
         # (opening a new connection is not waiting for one).
         queued = self._pool.empty() and 0 <= self._max_overflow <= self._overflow
@@ -156,8 +157,9 @@ class InstrumentedQueuePool(QueuePool):
             minute_totals.record_wait(waited)
 
 
-def pool_snapshot(pool, leak_seconds: float) -> dict:
+def pool_snapshot(pool: Pool, leak_seconds: float) -> dict:
     """The pool's state now, its wait counters, and connections held too long."""
+    assert isinstance(pool, QueuePool)  # engine_options' pool, or PostgreSQL's default
     waits, wait_seconds = ACQUIRE_WAIT.totals()
     held = checked_out.held_longer_than(leak_seconds)
     events = {name: count for name, count in POOL_EVENTS.snapshot()}
@@ -183,14 +185,18 @@ def install_pool_events(engine: Engine) -> None:
     checkout, count the pool's events."""
 
     @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection, record, proxy):
+    def _checkout(
+        dbapi_connection: DBAPIConnection,
+        record: ConnectionPoolEntry,
+        proxy: PoolProxiedConnection,
+    ) -> None:
         holder = Holder(sys._getframe(1))
         with checked_out.lock:
             checked_out.holders[id(record)] = holder
             checked_out.peak = max(checked_out.peak, len(checked_out.holders))
 
     @event.listens_for(engine, "checkin")
-    def _checkin(dbapi_connection, record):
+    def _checkin(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         with checked_out.lock:
             holder = checked_out.holders.pop(id(record), None)
         if holder is not None:
@@ -203,7 +209,7 @@ def install_pool_events(engine: Engine) -> None:
 
 
 def _count_event(engine: Engine, name: str) -> None:
-    def count(*_args):
+    def count(*_args: object) -> None:
         POOL_EVENTS.inc(name)
 
     event.listen(engine, name, count)

@@ -16,7 +16,7 @@ from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 from app.monitoring.counters import histogram, labelled_counter
 from app.monitoring.minute_totals import minute_totals
@@ -86,18 +86,18 @@ def install_request_hooks(app: Flask) -> None:
     configure_request_log(app)
 
     @app.before_request
-    def _begin():
+    def _begin() -> None:
         account = RequestAccount(time.perf_counter(), request.endpoint or "(unmatched)")
         g.db_account_token = current_account.set(account)
 
     @app.teardown_request
-    def _forget(_error=None):
+    def _forget(_error: BaseException | None = None) -> None:
         token = g.pop("db_account_token", None)
         if token is not None:
             current_account.reset(token)
 
     @app.after_request
-    def _end(response):
+    def _end(response: Response) -> Response:
         account = current_account.get()
         if account is None:
             return response
@@ -133,7 +133,7 @@ def install_request_hooks(app: Flask) -> None:
         return response
 
 
-def _log_line(response, account: RequestAccount, total_ms: float) -> dict:
+def _log_line(response: Response, account: RequestAccount, total_ms: float) -> dict:
     """The request's log line (built only when it is written)."""
     return {
         "method": request.method,

@@ -16,16 +16,22 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Self, overload
 
 import psycopg
 from flask import Flask, has_request_context, request
+from psycopg import sql as pgsql
+from psycopg.abc import Params, Query, QueryNoTemplate, Template
+from psycopg.rows import TupleRow
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.monitoring.counters import histogram
 from app.monitoring.minute_totals import minute_totals
@@ -106,7 +112,7 @@ class SlowStatements:
         # Every slow execution ever, evicted shapes included (the overview's "recently").
         self.total = 0
 
-    def record(self, statement: str, ms: float, params, endpoint: str) -> None:
+    def record(self, statement: str, ms: float, params: object, endpoint: str) -> None:
         """Capture one slow execution."""
         sql = normalize(statement)
         location = code_location()
@@ -151,7 +157,7 @@ class SlowStatements:
             ]
 
 
-def _explainable_params(sql: str, params) -> dict | None:
+def _explainable_params(sql: str, params: object) -> dict | None:
     """Parameters worth keeping for EXPLAIN ANALYZE: only a SELECT's, as plain JSON
     values (a write's values, such as password hashes, are never kept)."""
     if not isinstance(params, dict) or not sql.lstrip("( ").upper().startswith(("SELECT", "WITH")):
@@ -164,7 +170,7 @@ def _explainable_params(sql: str, params) -> dict | None:
 slow_statements = SlowStatements()
 
 
-class TimedCursor(psycopg.Cursor):
+class TimedCursor(psycopg.Cursor[TupleRow]):
     """A psycopg cursor that reports every statement it runs, failed ones too
     (timeouts above all are the slowest ones), to its class's ``record``.
 
@@ -175,36 +181,65 @@ class TimedCursor(psycopg.Cursor):
 
     record: Callable[[str, object, float], None]
 
-    def execute(self, query, params=None, **kwargs):
+    # psycopg's two signatures: a template string carries its own values.
+    @overload
+    def execute(
+        self,
+        query: QueryNoTemplate,
+        params: Params | None = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> Self: ...
+
+    @overload
+    def execute(
+        self, query: Template, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Self: ...
+
+    def execute(
+        self,
+        query: Query,
+        params: Params | None = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> Self:
         started = time.perf_counter()
         try:
-            return super().execute(query, params, **kwargs)
+            if isinstance(query, Template):
+                if params is not None:  # refused by psycopg as well
+                    raise TypeError("a template string query takes no parameters")
+                return super().execute(query, prepare=prepare, binary=binary)
+            return super().execute(query, params, prepare=prepare, binary=binary)
         finally:
             self.record(_text(query, self), params, time.perf_counter() - started)
 
-    def executemany(self, query, params_seq, **kwargs):
+    def executemany(
+        self, query: Query, params_seq: Iterable[Params], *, returning: bool = False
+    ) -> None:
         started = time.perf_counter()
         try:
-            return super().executemany(query, params_seq, **kwargs)
+            return super().executemany(query, params_seq, returning=returning)
         finally:
             self.record(_text(query, self), None, time.perf_counter() - started)
 
 
-def _text(query, cursor: psycopg.Cursor) -> str:
-    """The statement as text (SQLAlchemy sends ``str``; psycopg also takes bytes and
-    ``psycopg.sql`` compositions)."""
+def _text(query: Query, cursor: psycopg.Cursor[TupleRow]) -> str:
+    """The statement as text (SQLAlchemy sends ``str``; psycopg also takes bytes,
+    ``psycopg.sql`` compositions and template strings)."""
     if isinstance(query, str):
         return query
     if isinstance(query, bytes):
         return query.decode(errors="replace")
-    return query.as_string(cursor)
+    return pgsql.as_string(query, cursor)
 
 
 def install_statement_events(engine: Engine, app: Flask) -> None:
     """Time every statement on ``engine``'s connections; capture the slow ones."""
     threshold_seconds = app.config["SLOW_QUERY_MS"] / 1000
 
-    def record(statement: str, parameters, seconds: float) -> None:
+    def record(statement: str, parameters: object, seconds: float) -> None:
         STATEMENT_SECONDS.observe(seconds)
         account = current_account.get()
         endpoint = account.endpoint if account is not None else request_endpoint()
@@ -218,5 +253,5 @@ def install_statement_events(engine: Engine, app: Flask) -> None:
     cursor_class = type("TimedCursor", (TimedCursor,), {"record": staticmethod(record)})
 
     @event.listens_for(engine, "connect")
-    def _timed(dbapi_connection, record_):
+    def _timed(dbapi_connection: DBAPIConnection, record_: ConnectionPoolEntry) -> None:
         dbapi_connection.cursor_factory = cursor_class

@@ -62,6 +62,8 @@ MAX_LINES = 100
 MAX_QUANTITY = 1_000_000
 PUBLIC_ID = {"type": "string", "format": "uuid"}
 
+LineQuantity = Annotated[int, Integer(1, MAX_QUANTITY)]
+
 
 class NewOrderLine(BaseModel):
     """One product and how many units of it."""
@@ -69,7 +71,7 @@ class NewOrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: ID
-    quantity: Integer(1, MAX_QUANTITY)  # type: ignore[valid-type]
+    quantity: LineQuantity
 
 
 class NewOrder(BaseModel):

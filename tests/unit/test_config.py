@@ -1,9 +1,9 @@
-"""Settings from the environment."""
+"""Settings from the environment (app/config.py). (A bad one stopping a command:
+integration/test_cli.py.)"""
 
 import stat
 
 import pytest
-from processes import clean_env, flask
 
 from app import config
 
@@ -50,11 +50,3 @@ def test_secret_key_is_required_in_production(tmp_path, monkeypatch):
     with pytest.raises(config.ConfigError, match="SECRET_KEY must be set"):
         config.secret_key(tmp_path)
     assert not (tmp_path / "secret_key").exists()
-
-
-def test_a_bad_variable_stops_the_cli_with_one_line():
-    result = flask("devdb", "status", env=clean_env(DB_POOL_TIMEOUT="soon"))
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "stockroom: configuration error: DB_POOL_TIMEOUT='soon' is not a whole number"
-    )

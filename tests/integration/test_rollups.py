@@ -156,7 +156,7 @@ def progress(committed) -> upkeep.Progress:
         return upkeep.progress(session)
 
 
-class Shop:
+class RandomOrders:
     """Customers, products and random orders, committed through the ORM (the
     triggers queue them like any order)."""
 
@@ -178,35 +178,36 @@ class Shop:
             self.products = {p.id: p.price_cents for p in products}
 
     def add_orders(self, n: int, *, days_back: int = 500, today_only: bool = False) -> list[int]:
-        """``n`` random orders over the last ``days_back`` days (or today)."""
-        ids = []
+        """``n`` random orders over the last ``days_back`` days (or today), in one
+        transaction: every order in one flush, then every line in another."""
+        drawn = []
+        for _ in range(n):
+            day = TODAY if today_only else TODAY - timedelta(days=self.rng.randint(0, days_back))
+            hour = self.rng.randint(0, datetime.now(UTC).hour) if day == TODAY else 12
+            chosen = self.rng.sample(sorted(self.products), self.rng.randint(1, 3))
+            lines = [(p, self.rng.randint(1, 4)) for p in chosen]
+            order = Order(
+                customer_id=self.rng.choice(self.customers),
+                total_cents=sum(self.products[p] * q for p, q in lines),
+                item_count=sum(q for _, q in lines),
+                placed_at=datetime.combine(day, time(hour, self.rng.randint(0, 59)), UTC),
+                status="cancelled" if self.rng.random() < 0.05 else "placed",
+            )
+            drawn.append((order, lines))
         with self.committed.sessions() as session:
-            for _ in range(n):
-                day = (
-                    TODAY if today_only else TODAY - timedelta(days=self.rng.randint(0, days_back))
+            session.add_all(order for order, _lines in drawn)
+            session.flush()  # the orders' ids, in the order they were drawn
+            session.add_all(
+                OrderLine(
+                    order_id=order.id,
+                    product_id=p,
+                    quantity=q,
+                    unit_price_cents=self.products[p],
                 )
-                hour = self.rng.randint(0, datetime.now(UTC).hour) if day == TODAY else 12
-                chosen = self.rng.sample(sorted(self.products), self.rng.randint(1, 3))
-                lines = [(p, self.rng.randint(1, 4)) for p in chosen]
-                order = Order(
-                    customer_id=self.rng.choice(self.customers),
-                    total_cents=sum(self.products[p] * q for p, q in lines),
-                    item_count=sum(q for _, q in lines),
-                    placed_at=datetime.combine(day, time(hour, self.rng.randint(0, 59)), UTC),
-                    status="cancelled" if self.rng.random() < 0.05 else "placed",
-                )
-                session.add(order)
-                session.flush()
-                session.add_all(
-                    OrderLine(
-                        order_id=order.id,
-                        product_id=p,
-                        quantity=q,
-                        unit_price_cents=self.products[p],
-                    )
-                    for p, q in lines
-                )
-                ids.append(order.id)
+                for order, lines in drawn
+                for p, q in lines
+            )
+            ids = [order.id for order, _lines in drawn]
             session.commit()
         return ids
 
@@ -218,8 +219,8 @@ class Shop:
 def test_rollups_answer_as_the_raw_orders_through_folds_cancellations_and_edits(
     base_app, committed
 ):
-    shop = Shop(committed)
-    ids = shop.add_orders(400)
+    sales = RandomOrders(committed)
+    ids = sales.add_orders(400)
     assert progress(committed).queued == 400
     # Nothing folded yet: the rollups are empty and the queue carries everything.
     assert assert_rollups_match_raw(base_app) > 100
@@ -230,7 +231,7 @@ def test_rollups_answer_as_the_raw_orders_through_folds_cancellations_and_edits(
 
     # Cancellations of orders whose days and months closed long ago, queued as -1s.
     old = sorted(ids)[:60]
-    shop.execute(
+    sales.execute(
         "UPDATE orders SET status = 'cancelled', cancelled_at = now() "
         "WHERE id = ANY(:ids) AND status = 'placed'",
         ids=old,
@@ -243,19 +244,19 @@ def test_rollups_answer_as_the_raw_orders_through_folds_cancellations_and_edits(
     # A price change touches no past order; a late edit of an order's total (and an
     # order put back to placed) lands in the sums.
     before = answer_all(base_app, "product-ranking")
-    shop.execute("UPDATE products SET price_cents = price_cents * 3")
+    sales.execute("UPDATE products SET price_cents = price_cents * 3")
     assert answer_all(base_app, "product-ranking") == before
-    shop.execute(
+    sales.execute(
         "UPDATE orders SET total_cents = total_cents + 7 WHERE id = ANY(:ids)",
         ids=sorted(ids)[100:130],
     )
-    shop.execute("UPDATE orders SET status = 'placed' WHERE id = ANY(:ids)", ids=old[:5])
+    sales.execute("UPDATE orders SET status = 'placed' WHERE id = ANY(:ids)", ids=old[:5])
     assert_rollups_match_raw(base_app)
     fold_all(committed)
     assert_rollups_match_raw(base_app)
 
     # Today's orders, not folded yet: counted from the queue.
-    shop.add_orders(25, today_only=True)
+    sales.add_orders(25, today_only=True)
     assert_rollups_match_raw(base_app)
     fold_all(committed)
     assert_rollups_match_raw(base_app)
@@ -271,8 +272,8 @@ def window_rows(committed) -> dict[tuple[int, int], tuple]:
 
 def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_app, committed):
     # 45 customers, 15 a region: a region's top 1, 2, 3 or 10 leaves most of them out.
-    shop = Shop(committed, customers=45)
-    ids = shop.add_orders(700, days_back=1200)
+    sales = RandomOrders(committed, customers=45)
+    ids = sales.add_orders(700, days_back=1200)
     fold_all(committed)
     # Created empty (starting tomorrow): nothing folded into them, every answer exact.
     assert window_rows(committed) == {}
@@ -283,23 +284,23 @@ def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_a
     assert assert_rollups_match_raw(base_app) > 200
 
     # Cancellations of long-closed days and a changed total, queued then folded.
-    shop.execute(
+    sales.execute(
         "UPDATE orders SET status = 'cancelled' WHERE id = ANY(:ids) AND status = 'placed'",
         ids=sorted(ids)[::9],
     )
-    shop.execute("UPDATE orders SET total_cents = total_cents * 5 WHERE id = :id", id=ids[-1])
+    sales.execute("UPDATE orders SET total_cents = total_cents * 5 WHERE id = :id", id=ids[-1])
     assert_rollups_match_raw(base_app)
     fold_all(committed)
     assert_rollups_match_raw(base_app)
 
     # Customers moving region: their window sums follow them once folded, and the
     # report ranks them in their new region before that.
-    movers = shop.customers[:4]
-    shop.execute("UPDATE customers SET region = 'africa' WHERE id = ANY(:ids)", ids=movers[:2])
-    shop.execute(
+    movers = sales.customers[:4]
+    sales.execute("UPDATE customers SET region = 'africa' WHERE id = ANY(:ids)", ids=movers[:2])
+    sales.execute(
         "UPDATE customers SET region = :region WHERE id = :id", region=REGIONS[1], id=movers[2]
     )
-    shop.execute("UPDATE customers SET name = 'Renamed' WHERE id = :id", id=movers[3])
+    sales.execute("UPDATE customers SET name = 'Renamed' WHERE id = :id", id=movers[3])
     with committed.engine.connect() as conn:
         queued = conn.execute(text("SELECT customer_id FROM customer_region_changes")).scalars()
         assert sorted(queued) == sorted(movers[:3])  # a rename moves nobody
@@ -313,7 +314,7 @@ def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_a
     with committed.sessions() as session:
         session.add(Customer(email="free@example.com", name="Free", region="middle-east"))
         session.commit()
-    shop.execute(
+    sales.execute(
         "INSERT INTO orders (customer_id, total_cents, item_count, placed_at)"
         " SELECT id, 0, 1, now() - interval '3 days' FROM customers"
         " WHERE email = 'free@example.com'"
@@ -326,7 +327,7 @@ def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_a
     # Today's orders not folded yet, then days passing: the windows move forward,
     # dropping the days they leave (partly, as the job does a step at a time), and
     # widen back.
-    shop.add_orders(30, today_only=True)
+    sales.add_orders(30, today_only=True)
     assert_rollups_match_raw(base_app)
     assert move_windows(committed, today=TODAY + timedelta(days=40), max_days=25) > 0
     assert_rollups_match_raw(base_app)
@@ -338,8 +339,8 @@ def test_top_customers_from_the_customer_windows_answer_as_the_raw_orders(base_a
 
 
 def test_top_customers_ranks_from_the_window_nearest_its_range(base_app, committed):
-    shop = Shop(committed, customers=30)
-    shop.add_orders(300, days_back=400)
+    sales = RandomOrders(committed, customers=30)
+    sales.add_orders(300, days_back=400)
     fold_all(committed)
     with committed.sessions() as session:
         add_admin(session)
@@ -383,8 +384,8 @@ def answer_all(app, slug: str) -> list:
 def test_a_fold_killed_midway_leaves_everything_as_it_was_and_a_second_fold_adds_nothing(
     base_app, committed
 ):
-    shop = Shop(committed)
-    shop.add_orders(150)
+    sales = RandomOrders(committed)
+    sales.add_orders(150)
     # Killed inside its transaction: the rollback undoes the consumed queue too.
     with Session(committed.engine) as session:
         result = upkeep.fold_batch(session)
@@ -400,8 +401,8 @@ def test_a_fold_killed_midway_leaves_everything_as_it_was_and_a_second_fold_adds
 
 
 def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, committed):
-    shop = Shop(committed)
-    ids = shop.add_orders(300)
+    sales = RandomOrders(committed)
+    ids = sales.add_orders(300)
     fold_all(committed)
     # As after a migration onto existing orders (or a seed): every order is the
     # backfill's, and until it is through the reports read the raw orders.
@@ -412,8 +413,8 @@ def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, 
     assert not state.ready and state.historic_through_id == max(ids)
 
     # Orders keep coming and older ones get cancelled while it is stopped.
-    new = shop.add_orders(20, today_only=True)
-    shop.execute(
+    new = sales.add_orders(20, today_only=True)
+    sales.execute(
         "UPDATE orders SET status = 'cancelled' WHERE id = ANY(:ids)", ids=sorted(ids)[:10]
     )
 
@@ -431,7 +432,7 @@ def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, 
     assert 0 < stopped.percent < 100
 
     # More cancellations, on both sides of where it stopped, then the rest.
-    shop.execute(
+    sales.execute(
         "UPDATE orders SET status = 'cancelled' WHERE id = ANY(:ids)",
         ids=[*sorted(ids)[20:30], *sorted(ids)[-10:], *new[:3]],
     )
@@ -446,8 +447,8 @@ def test_the_backfill_reads_older_orders_and_resumes_where_it_stopped(base_app, 
 
 def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_app, committed):
     app = make_app(GUNICORN_THREADS=6, DB_LOCK_TIMEOUT_MS=10_000)
-    shop = Shop(committed)
-    shop.add_orders(300)
+    sales = RandomOrders(committed)
+    sales.add_orders(300)
     with committed.sessions() as session:
         headers = bearer(session)
     with Session(committed.engine) as session:
@@ -463,12 +464,12 @@ def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_ap
         client = app.test_client()
         try:
             for _ in range(25):
-                lines = rng.sample(sorted(shop.products), rng.randint(1, 3))
+                lines = rng.sample(sorted(sales.products), rng.randint(1, 3))
                 response = client.post(
                     "/api/orders",
                     headers=headers,
                     json={
-                        "customer_id": rng.choice(shop.customers),
+                        "customer_id": rng.choice(sales.customers),
                         "lines": [{"product_id": p, "quantity": 1} for p in lines],
                     },
                 )
@@ -514,8 +515,8 @@ def test_orders_placed_and_cancelled_while_the_rollups_fold_and_backfill(make_ap
 
 
 def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
-    shop = Shop(committed)
-    shop.add_orders(60)
+    sales = RandomOrders(committed)
+    sales.add_orders(60)
     with committed.sessions() as session:
         add_admin(session)
     client = base_app.test_client()
@@ -540,8 +541,8 @@ def test_the_report_footer_says_what_the_answer_is_as_of(base_app, committed):
 
 
 def test_rollup_commands_show_progress_and_resume(base_app, committed):
-    shop = Shop(committed)
-    shop.add_orders(120)
+    sales = RandomOrders(committed)
+    sales.add_orders(120)
     runner = base_app.test_cli_runner()
     rebuilt = runner.invoke(args=["rollup", "rebuild", "--yes", "--batch", "100"])
     assert rebuilt.exit_code == 0, rebuilt.output
@@ -549,7 +550,7 @@ def test_rollup_commands_show_progress_and_resume(base_app, committed):
     assert "ready: reports read the rollups" in rebuilt.output
     assert "moved the customer windows" in rebuilt.output
     assert "customer windows: in place" in rebuilt.output
-    shop.add_orders(5, today_only=True)
+    sales.add_orders(5, today_only=True)
     status = runner.invoke(args=["rollup", "status"])
     assert "queued changes: 5" in status.output
     folded = runner.invoke(args=["rollup", "fold"])
@@ -561,8 +562,8 @@ def test_rollup_commands_show_progress_and_resume(base_app, committed):
 
 
 def test_the_workers_fold_the_queue_once_a_minute(base_app, committed):
-    shop = Shop(committed)
-    shop.add_orders(30)
+    sales = RandomOrders(committed)
+    sales.add_orders(30)
     with Session(committed.engine) as session:
         assert "rollups" in JobRunner(base_app, registered(base_app)).tick(session)
         assert "rollups" not in JobRunner(base_app, registered(base_app)).tick(session)

@@ -159,7 +159,7 @@ def test_the_migrations_page_shows_a_migration_as_it_runs(chromium, watched):
             for build in page.locator(".index-build").all():
                 percent = build.get_attribute("data-percent")
                 builds.append((build.get_attribute("data-phase"), percent))
-            time.sleep(0.2)
+            time.sleep(0.2)  # sampling the page while the migration runs
     finally:
         if upgrade.poll() is None:
             upgrade.kill()

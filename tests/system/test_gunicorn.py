@@ -12,6 +12,7 @@ import pytest
 from browser_forms import PASSWORD, add_admin
 from processes import Browser, Gunicorn, clean_env, get_json
 from sqlalchemy import text
+from waiting import wait_until
 
 from app.paths import GUNICORN_CONF, PROJECT_ROOT
 
@@ -61,7 +62,7 @@ def test_three_workers_share_the_budget(base_app, committed, server_url, tmp_pat
             while not all(f.done() for f in futures):
                 samples.append(dict(observer.execute(CONNECTIONS_BY_WORKER).all()))
                 observer.rollback()
-                time.sleep(0.02)
+                time.sleep(0.02)  # sampling the connections while the load runs
             results = [f.result() for f in futures]
 
         assert {status for status, _ in results} == {200}
@@ -161,15 +162,23 @@ def test_pool_page_and_metrics_show_every_worker(base_app, committed, server_url
         browser.log_in("ops@example.com", PASSWORD)
         workers = booted_workers(server.log())
         assert len(workers) == 3
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            page = browser.get("/admin/db/pool/")
-            shown = {int(pid) for pid in re.findall(r'data-pid="(\d+)"', page)}
-            if shown >= workers:
-                break
-            time.sleep(0.3)
+        seen = {}
+
+        def every_worker_reported():
+            seen["page"] = browser.get("/admin/db/pool/")
+            seen["shown"] = {int(pid) for pid in re.findall(r'data-pid="(\d+)"', seen["page"])}
+            return seen["shown"] >= workers
+
+        # Until every worker's reporter has written its row (DB_REPORT_INTERVAL=1).
+        wait_until(
+            every_worker_reported,
+            timeout=15,
+            interval=0.3,
+            message=lambda: f"workers {workers}, the pool page shows {seen['shown']}",
+        )
+        page = seen["page"]
         # Whichever worker served it, the page lists every worker with its own pool.
-        assert shown == workers
+        assert seen["shown"] == workers
         assert "pool_size = min(2 threads, 30) = 2" in page
         metrics = browser.get("/metrics")
         assert {

@@ -29,6 +29,7 @@ from builders import release_connections
 from processes import Browser, Gunicorn, clean_env, flask, get_json, require_pgbouncer
 from shop import RetryingClients, Shop, post_order, start_gunicorn
 from sqlalchemy import text
+from waiting import wait_until
 
 from app import create_app
 from app.config import sqlalchemy_url
@@ -147,7 +148,7 @@ def test_orders_under_load_through_pgbouncer(pooled, tmp_path):
             while not stop.is_set():
                 server_peak[0] = max(server_peak[0], pooled.server_connections())
                 client_peak[0] = max(client_peak[0], pooled.bouncer_clients())
-                time.sleep(0.05)
+                time.sleep(0.05)  # sampling the peaks while the load runs
 
         def client(number):
             rng = random.Random(number)
@@ -159,7 +160,7 @@ def test_orders_under_load_through_pgbouncer(pooled, tmp_path):
         with ThreadPoolExecutor(max_workers=33) as pool:
             sampler = pool.submit(sample)
             clients = [pool.submit(client, n) for n in range(32)]
-            time.sleep(10)
+            time.sleep(10)  # the load itself: 32 clients for 10 s
             stop.set()
             for future in [*clients, sampler]:
                 future.result()
@@ -245,6 +246,7 @@ def test_timeouts_are_enforced_through_pgbouncer(pooled, tmp_path):
         WEB_CONCURRENCY=1,
         GUNICORN_THREADS=2,
         DB_LOCK_TIMEOUT_MS=500,
+        DB_STATEMENT_TIMEOUT_MS=20_000,
         REPORT_STATEMENT_TIMEOUT_MS=300,
     )
     product = pooled.shop.product_ids[3]
@@ -253,7 +255,9 @@ def test_timeouts_are_enforced_through_pgbouncer(pooled, tmp_path):
         holder.execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (product,))
         status, body, headers, seconds = post_order(server, pooled.shop, [product])
         assert (status, body["type"]) == (409, "/problems/conflict")
-        assert headers["Retry-After"] and 0.4 < seconds < 2, seconds
+        # It waited for the 0.5 s lock timeout, and no longer: without it, the order
+        # would wait for the holder until the 20 s statement limit.
+        assert headers["Retry-After"] and 0.4 < seconds < 5, seconds
         holder.rollback()
         holder.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
         created = flask(
@@ -333,14 +337,24 @@ def test_pgbouncer_restart_under_load(pooled, tmp_path):
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
             running = [pool.submit(clients.run, n) for n in range(6)]
-            time.sleep(2)
-            before_outage = len(clients.placed)
-            pooled.bouncer.stop()
-            time.sleep(2)
-            pooled.bouncer.start()
-            clients.outage_ended_at = time.monotonic()
-            time.sleep(5)
-            clients.stop.set()
+            try:
+                wait_until(
+                    lambda: len(clients.placed) >= 10,
+                    timeout=30,
+                    message="no orders went through before the outage",
+                )
+                before_outage = len(clients.placed)
+                pooled.bouncer.stop()
+                time.sleep(2)  # the outage (the point of the test): clients keep retrying
+                pooled.bouncer.start()
+                clients.outage_ended_at = time.monotonic()
+                wait_until(
+                    lambda: clients.first_success_after_outage is not None,
+                    timeout=30,
+                    message="no order went through after the restart",
+                )
+            finally:
+                clients.stop.set()
             for future in running:
                 future.result()
     finally:
@@ -355,8 +369,8 @@ def test_pgbouncer_restart_under_load(pooled, tmp_path):
     assert statuses[503] > 0 and clients.bad_answers == []
     assert set(statuses) <= {201, 409, 503}, statuses
     assert clients.slowest < 8
-    assert clients.first_success_after_outage is not None
-    assert clients.first_success_after_outage < 5
+    # The app recovers by itself within seconds (a client gives up after 40 s).
+    assert clients.first_success_after_outage < 10
     assert clients.unresolved == []
     clients.orders_match_the_201s()
     pooled.shop.ledger_holds()

@@ -31,7 +31,9 @@ def test_lock_wait_gives_up_after_lock_timeout(quick_app, committed):
                 conn.execute(text("SELECT id FROM products WHERE sku = 'HOT-1' FOR UPDATE"))
             waited = time.monotonic() - started
         assert caught.value.orig.sqlstate == "55P03"  # lock_not_available
-        assert 0.25 < waited < 2.0
+        # It waited for the 300 ms lock timeout and gave up (the holder keeps the lock
+        # until the test ends).
+        assert 0.25 < waited < 5, waited
         # What an API client gets for it: retry later, not a server error.
         assert database_failure(caught.value)[:2] == (409, "conflict")
     finally:
@@ -44,8 +46,10 @@ def test_long_statement_is_cancelled_after_statement_timeout(quick_app):
         started = time.monotonic()
         with pytest.raises(OperationalError) as caught:
             conn.execute(text("SELECT pg_sleep(5)"))
+        ran = time.monotonic() - started
         assert caught.value.orig.sqlstate == "57014"  # query_canceled
-        assert time.monotonic() - started < 2.0
+        # It ran for the 400 ms limit, and was cut well short of its 5 s.
+        assert 0.35 < ran < 2.5, ran
     assert database_failure(caught.value)[:2] == (503, "statement-timeout")
 
 

@@ -175,7 +175,7 @@ class RetryingClients:
                 if time.monotonic() > deadline:
                     self.unresolved.append(key)
                     break
-                time.sleep(0.2)
+                time.sleep(0.2)  # a careful client's pause before retrying the same key
 
     def orders_match_the_201s(self) -> None:
         """Every key that got a 201 is exactly one order, and no new order lacks a 201."""

@@ -3,6 +3,7 @@ scratch database of their own with real sessions doing real harm."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import shutil
@@ -19,6 +20,7 @@ from processes import clean_env, flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from statements import counting_statements
+from waiting import wait_until
 
 from app.config import CHECK_DEFAULTS
 from app.dbconsole.activity import signal_backend
@@ -103,6 +105,12 @@ def test_sessions_that_hurt_turn_their_checks(console):
     holder = psycopg.connect(console.url)
     waiter = psycopg.connect(console.url)
     sleeper = psycopg.connect(console.url)
+
+    def sleep():
+        with contextlib.suppress(psycopg.errors.QueryCanceled):  # cancelled at the end
+            sleeper.execute("SELECT pg_sleep(60)")
+
+    threads = []
     try:
         idle.execute("SELECT 1")  # a transaction left open
         holder.execute("UPDATE products SET stock = stock WHERE id = %s", (product_id,))
@@ -112,14 +120,23 @@ def test_sessions_that_hurt_turn_their_checks(console):
                     "UPDATE products SET stock = stock WHERE id = %s", (product_id,)
                 )
             ),
-            in_thread(lambda: sleeper.execute("SELECT pg_sleep(4)")),
+            in_thread(sleep),
         ]
-        time.sleep(1.6)
-        statuses = console.statuses()
+        # Each check warns once its session has been at it for over a second.
+        hurting = ("idle_in_transaction", "blocked", "long_running")
+        seen = {}
+
+        def all_three_warn() -> bool:
+            seen.update(console.statuses())
+            return all(seen[check] == "warning" for check in hurting)
+
+        wait_until(all_three_warn, message=lambda: f"checks: {seen}")
+        statuses = dict(seen)
         page = console.client.get("/admin/db/").text
     finally:
         holder.rollback()
         idle.rollback()
+        sleeper.cancel_safe()
         for thread in threads:
             thread.join(10)
         for conn in (idle, holder, waiter, sleeper):
@@ -165,11 +182,14 @@ def test_schema_problems_turn_their_checks_and_come_with_a_fix(console):
 
 def test_a_check_that_cannot_answer_is_unknown_and_the_page_still_works(make_app, make_database):
     console = Console(make_app, make_database())
-    console.app.config["DB_CHECKS"] = QUICK | {"STATEMENT_TIMEOUT_MS": 1}
+    # 200 ms, not 1: at 1 ms the checks' own SAVEPOINT and RELEASE could be cancelled
+    # too on a loaded machine, leaving the transaction aborted (a 500, not this test).
+    console.app.config["DB_CHECKS"] = QUICK | {"STATEMENT_TIMEOUT_MS": 200}
     holder = psycopg.connect(console.url)
     try:
-        # Every statement touching pg_stat_activity waits for this lock, then times out.
-        holder.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        # The migrations check reads alembic_version: it waits for this lock, then times
+        # out (whatever else of the migrations' state the process has cached).
+        holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
         response = console.client.get("/admin/db/")
     finally:
         holder.rollback()
@@ -212,26 +232,34 @@ def audit(console) -> list[tuple]:
         ]
 
 
-def test_cancel_stops_a_running_statement_within_a_second(console):
+def test_cancel_stops_a_running_statement_long_before_it_ends(console):
     sleeper = psycopg.connect(console.url, application_name="sleepy-job")
     pid = sleeper.info.backend_pid
     outcome = {}
 
     def sleep():
-        started = time.monotonic()
         try:
             sleeper.execute("SELECT pg_sleep(30)")
         except psycopg.errors.QueryCanceled:
-            outcome["cancelled_after"] = time.monotonic() - started
+            outcome["cancelled_at"] = time.monotonic()
 
     thread = in_thread(sleep)
-    time.sleep(0.5)
+    wait_until(
+        lambda: console.sql(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE pid = %s AND state = 'active' AND query LIKE '%%pg_sleep(30)%%'",
+            (pid,),
+        )[0][0],
+        message="the statement never started",
+    )
+    asked = time.monotonic()
     page, response = confirm_and_signal(console, pid, "cancel")
     assert "sleepy-job" in page.text and "pg_sleep(30)" in page.text
     assert response.status_code == 302
-    thread.join(5)
+    thread.join(15)
     sleeper.close()
-    assert outcome["cancelled_after"] < 2
+    # Cancelled as the operator asked: seconds at most, not the 30 s it would have run.
+    assert outcome["cancelled_at"] - asked < 10
     assert audit(console) == [("cancel", pid, "done", "sleepy-job")]
     activity = console.client.get("/admin/db/activity/").text
     assert 'id="console-actions"' in activity and "sleepy-job" in activity

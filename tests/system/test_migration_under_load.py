@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from builders import release_connections
 from processes import Gunicorn, clean_env, flask
+from waiting import wait_until
 
 from app import create_app
 from app.api.tokens import issue_token
@@ -116,11 +117,17 @@ def test_hard_migrations_under_load(legacy_shop, tmp_path):
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1)
+        wait_until(lambda: len(results) >= 20, timeout=30, message="no orders before the migration")
         during = len(results)
         migration = flask("db", "upgrade", env=clean_env(DATABASE_URL=url), timeout=300)
         placed_during = len(results) - during
-        time.sleep(1)
+        # Orders keep going through on the migrated schema.
+        after = len(results)
+        wait_until(
+            lambda: len(results) >= after + 20,
+            timeout=30,
+            message="no orders after the migration",
+        )
     finally:
         stop.set()
         for thread in threads:

@@ -1,6 +1,7 @@
 """Numbers from users: one spelling in query strings, headers and forms (ASCII digits,
 an optional minus), JSON Schema's integers in bodies, and never a 500 for a
-number far beyond its range."""
+number far beyond its range, wherever numbers arrive. (The parser itself:
+unit/test_inputs.py.)"""
 
 from __future__ import annotations
 
@@ -9,47 +10,11 @@ import json
 import pytest
 from browser_forms import csrf_token
 from builders import add_customer, add_product
+from number_spellings import BAD_SPELLINGS, HUGE
 from sqlalchemy import select
 
 from app.catalog.models import Product
-from app.inputs import IntegerOutOfRange, NotAnInteger, parse_integer
 from app.orders.models import OrderLine
-
-# Spellings int() would take (or choke on) that a form, header or query refuses.
-BAD_SPELLINGS = [
-    "+7",
-    " 5 ",
-    "5 ",
-    "1_000",
-    "\u0663",  # ARABIC-INDIC DIGIT THREE
-    "\u00b2",  # SUPERSCRIPT TWO: str.isdigit() says yes, int() says no
-    "\uff11\uff12",  # FULLWIDTH 12
-    "inf",
-    "nan",
-    "1e3",
-    "0x10",
-    "1.0",
-    "-",
-    "--1",
-]
-HUGE = ["9" * 20, "9" * 400, "-" + "9" * 400, "9" * 5000]
-
-
-@pytest.mark.parametrize("text", ["0", "7", "-12", "007", "9223372036854775807"])
-def test_parse_integer_takes_ascii_digits(text):
-    assert parse_integer(text) == int(text)
-
-
-@pytest.mark.parametrize("text", BAD_SPELLINGS)
-def test_parse_integer_refuses_other_spellings(text):
-    with pytest.raises(NotAnInteger):
-        parse_integer(text)
-
-
-@pytest.mark.parametrize("text", HUGE)
-def test_parse_integer_calls_long_numbers_out_of_range_without_converting(text):
-    with pytest.raises(IntegerOutOfRange):
-        parse_integer(text)
 
 
 @pytest.fixture

@@ -162,7 +162,7 @@ def test_a_held_connection_lands_in_the_hold_histogram(leak_app, committed):
     start = time.time()
     reporter.report(now=start)  # opens a fresh bucket from here on
     with leak_app.app_context(), db.engine.connect():
-        time.sleep(1.0)
+        time.sleep(1.0)  # the point: a hold of about 1 s, for the 1 s histogram bucket
     reporter.report(now=start + 120)  # the bucket closed: written
     with committed.sessions() as session:
         counts = session.execute(
@@ -194,7 +194,7 @@ def test_a_leak_logs_its_stack_once(leak_app, caplog):
     thread.start()
     try:
         holding.wait(5)
-        time.sleep(1.2)
+        time.sleep(1.2)  # the point: held past DB_LEAK_SECONDS (1 s)
         with (
             caplog.at_level(logging.WARNING, logger="app.monitoring.pool_tracking"),
             leak_app.app_context(),
@@ -208,4 +208,4 @@ def test_a_leak_logs_its_stack_once(leak_app, caplog):
     leaks = [r.getMessage() for r in caplog.records if "stack of the checkout" in r.getMessage()]
     assert len(leaks) == 1
     assert "forgetful" in leaks[0]  # the thread
-    assert "tests/test_history_jobs.py" in leaks[0] and "in forgetful_job" in leaks[0]
+    assert "tests/integration/test_history_jobs.py" in leaks[0] and "in forgetful_job" in leaks[0]

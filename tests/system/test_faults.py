@@ -18,8 +18,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from shop import RetryingClients, Shop, post_order, start_gunicorn
+from waiting import wait_until
 
 pytestmark = pytest.mark.fault
+# Sessions of the app's web workers waiting for a row lock.
+WEB_LOCK_WAITERS = (
+    "SELECT application_name FROM pg_stat_activity "
+    "WHERE wait_event_type = 'Lock' AND application_name LIKE 'stockroom:web:%'"
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +52,24 @@ def test_database_restart_under_load(shop, tmp_path):
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
             running = [pool.submit(clients.run, n) for n in range(6)]
-            time.sleep(2)
-            before_outage = len(clients.placed)
-            shop.server.stop()
-            time.sleep(3)
-            shop.server.start()
-            clients.outage_ended_at = time.monotonic()
-            time.sleep(6)
-            clients.stop.set()
+            try:
+                wait_until(
+                    lambda: len(clients.placed) >= 10,
+                    timeout=30,
+                    message="no orders went through before the outage",
+                )
+                before_outage = len(clients.placed)
+                shop.server.stop()
+                time.sleep(3)  # the outage (the point of the test): clients keep retrying
+                shop.server.start()
+                clients.outage_ended_at = time.monotonic()
+                wait_until(
+                    lambda: clients.first_success_after_outage is not None,
+                    timeout=30,
+                    message="no order went through after the restart",
+                )
+            finally:
+                clients.stop.set()
             for future in running:
                 future.result()
     finally:
@@ -71,15 +87,17 @@ def test_database_restart_under_load(shop, tmp_path):
     assert clients.bad_answers == []
     assert set(statuses) <= {201, 409, 503}, statuses
     assert clients.slowest < 8, f"a request hung for {clients.slowest:.1f} s"
-    assert clients.first_success_after_outage is not None
-    assert clients.first_success_after_outage < 5
+    # The app recovers by itself within seconds (a client gives up after 40 s).
+    assert clients.first_success_after_outage < 10
     assert clients.unresolved == []
     clients.orders_match_the_201s()
     shop.ledger_holds()
 
 
 def test_exhausted_pool_answers_503_quickly_and_recovers(shop, tmp_path):
-    # One worker with 4 threads but one connection (a reserve that leaves 1).
+    # One worker with 4 threads but one connection (a reserve that leaves 1). The
+    # first order holds that connection waiting for the row (up to the 10 s lock
+    # timeout); the others time out in the pool after 1 s instead of queueing for it.
     server = start_gunicorn(
         shop,
         tmp_path,
@@ -87,7 +105,8 @@ def test_exhausted_pool_answers_503_quickly_and_recovers(shop, tmp_path):
         GUNICORN_THREADS=4,
         DB_POOL_RESERVED=96,
         DB_POOL_TIMEOUT=1,
-        DB_LOCK_TIMEOUT_MS=4000,
+        DB_LOCK_TIMEOUT_MS=10_000,
+        DB_STATEMENT_TIMEOUT_MS=15_000,
     )
     hot = shop.product_ids[0]
     holder = psycopg.connect(shop.url)
@@ -95,7 +114,10 @@ def test_exhausted_pool_answers_503_quickly_and_recovers(shop, tmp_path):
         holder.execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (hot,))
         with ThreadPoolExecutor(max_workers=4) as pool:
             first = pool.submit(post_order, server, shop, [hot])
-            time.sleep(0.3)  # it holds the only connection, waiting for the row
+            # It holds the only connection, waiting for the row.
+            wait_until(
+                lambda: shop.sql(WEB_LOCK_WAITERS), message="the order never reached the lock"
+            )
             others = [
                 pool.submit(post_order, server, shop, [shop.product_ids[1]]) for _ in range(3)
             ]
@@ -106,10 +128,12 @@ def test_exhausted_pool_answers_503_quickly_and_recovers(shop, tmp_path):
         for status, body, headers, seconds in waited:
             assert (status, body["type"]) == (503, "/problems/pool-timeout")
             assert headers["Retry-After"]
-            assert seconds < 1.9
-        # Load gone: the next request goes through at once.
+            # Answered after the 1 s pool timeout, well before the 10 s lock wait
+            # that holds the only connection.
+            assert seconds < 5
+        # Load gone: the next request goes through at once (not after a lock wait).
         status, _, _, seconds = post_order(server, shop, [shop.product_ids[1]])
-        assert status == 201 and seconds < 1
+        assert status == 201 and seconds < 5
     finally:
         holder.close()
         server.stop()
@@ -134,11 +158,14 @@ def order_while_row_locked(shop, tmp_path, product, **settings):
     [
         # The statement limit runs out before the lock wait: the statement is cancelled.
         (
-            {"DB_STATEMENT_TIMEOUT_MS": 300, "DB_LOCK_TIMEOUT_MS": 5000},
+            {"DB_STATEMENT_TIMEOUT_MS": 300, "DB_LOCK_TIMEOUT_MS": 10_000},
             (503, "/problems/statement-timeout"),
         ),
         # The lock wait runs out first: a conflict the client may retry.
-        ({"DB_LOCK_TIMEOUT_MS": 300}, (409, "/problems/conflict")),
+        (
+            {"DB_LOCK_TIMEOUT_MS": 300, "DB_STATEMENT_TIMEOUT_MS": 10_000},
+            (409, "/problems/conflict"),
+        ),
     ],
 )
 def test_statement_and_lock_timeouts_answer_cleanly(shop, tmp_path, settings, expected):
@@ -147,7 +174,8 @@ def test_statement_and_lock_timeouts_answer_cleanly(shop, tmp_path, settings, ex
     stock_before = shop.sql("SELECT stock FROM products WHERE id = %s", (product,))[0][0]
     status, body, headers, seconds = order_while_row_locked(shop, tmp_path, product, **settings)
     assert (status, body["type"]) == expected
-    assert headers["Retry-After"] and seconds < 2
+    # It waited for the 0.3 s limit, and gave up long before the other one (10 s).
+    assert headers["Retry-After"] and 0.3 <= seconds < 5, seconds
     assert shop.sql("SELECT count(*) FROM orders")[0][0] == orders_before
     assert shop.sql("SELECT stock FROM products WHERE id = %s", (product,))[0][0] == stock_before
 
@@ -169,37 +197,32 @@ def test_worker_killed_mid_request_leaves_no_locks_and_no_order(shop, tmp_path):
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Locks `free` (lower id first), then waits for `held`.
             pending = pool.submit(post_order, server, shop, [free, held], None, 30)
-            waiting = []
-            for _ in range(50):
-                waiting = shop.sql(
-                    "SELECT application_name FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND application_name LIKE 'stockroom:web:%'"
-                )
-                if waiting:
-                    break
-                time.sleep(0.1)
-            assert waiting, "the order never reached the lock"
+            waiting = wait_until(
+                lambda: shop.sql(WEB_LOCK_WAITERS), message="the order never reached the lock"
+            )
             worker_name = waiting[0][0]
             worker_pid = int(worker_name.split(":")[-1])
             os.kill(worker_pid, signal.SIGKILL)
             with pytest.raises(OSError):  # the worker died: the connection just closes
                 pending.result()
-        # Within a few seconds the server has noticed and rolled the transaction back.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            left = shop.sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                (worker_name,),
-            )[0][0]
-            if not left:
-                break
-            time.sleep(0.2)
-        assert left == 0
+        # The server notices and rolls the transaction back (long before the 30 s
+        # lock wait or the 60 s statement limit would have ended it).
+        wait_until(
+            lambda: (
+                not shop.sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                    (worker_name,),
+                )[0][0]
+            ),
+            timeout=10,
+            message=f"{worker_name}'s session outlived its worker",
+        )
         holder.rollback()
-        # `free` is not locked any more: gunicorn's new worker sells it at once.
+        # `free` is not locked any more: gunicorn's new worker sells it at once, not
+        # after the 30 s lock wait.
         server.wait_ready()
         status, _, _, seconds = post_order(server, shop, [free])
-        assert status == 201 and seconds < 2
+        assert status == 201 and seconds < 10
     finally:
         holder.close()
         server.stop()

@@ -17,6 +17,7 @@ from browser_forms import add_admin, log_in
 from processes import get_json
 from shop import Shop, post_order, start_gunicorn
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+from waiting import wait_until
 
 from app.db.sql import query
 from app.extensions import db
@@ -58,13 +59,34 @@ def loaded():
     started = time.time()
     for thread in threads:
         thread.start()
-    time.sleep(4 * INTERVAL)
+    time.sleep(4 * INTERVAL)  # the load itself: orders over several buckets
     stop.set()
     for thread in threads:
         thread.join()
     ended = time.time()
-    # Every worker writes the bucket that was open when the load stopped once it closes.
-    time.sleep(2 * INTERVAL + 2)
+    # Every worker writes the bucket that was open when the load stopped once it
+    # closes, and the server-sample job samples after it: wait until both have
+    # happened for the bucket after that one, so the load's buckets are complete.
+    last = int(ended) - int(ended) % INTERVAL  # the bucket open when the load stopped
+
+    def written_past_the_load() -> bool:
+        workers = shop.sql(
+            "SELECT count(DISTINCT pid) FROM db_history_pool WHERE extract(epoch FROM bucket) > %s",
+            [last],
+        )[0][0]
+        sampled = shop.sql(
+            "SELECT count(*) FROM db_job_runs WHERE job = 'history-server-sample' "
+            "AND extract(epoch FROM period_start) > %s",
+            [last],
+        )[0][0]
+        return workers == WORKERS and sampled > 0
+
+    wait_until(
+        written_past_the_load,
+        timeout=30,
+        interval=0.2,
+        message="the workers did not write the buckets after the load",
+    )
     try:
         yield shop, server, sent, started, ended
     finally:

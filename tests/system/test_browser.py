@@ -209,6 +209,7 @@ def test_live_pages_refresh_and_pause(chromium, site):
     page.click("#live-pause")
     assert page.locator("#live-state").inner_text() == "paused"
     paused = page.locator("#overview-status small").inner_text()
+    # Longer than the page's 5 s refresh (the point: paused, nothing refreshes meanwhile).
     page.wait_for_timeout(6500)
     assert page.locator("#overview-status small").inner_text() == paused
     page.click("#live-pause")

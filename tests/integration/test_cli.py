@@ -1,7 +1,9 @@
-"""create-admin and api-token create."""
+"""The flask commands: create-admin and api-token create, and a bad setting stopping
+the real CLI with one line."""
 
 import hashlib
 
+from processes import clean_env, flask
 from sqlalchemy import select
 
 from app.api.models import ApiToken
@@ -69,3 +71,11 @@ def test_api_token_rejects_an_empty_name(runner, session):
     result = runner.invoke(args=["api-token", "create", "   "])
     assert result.exit_code == 1
     assert session.scalar(select(ApiToken)) is None
+
+
+def test_a_bad_variable_stops_the_cli_with_one_line():
+    result = flask("devdb", "status", env=clean_env(DB_POOL_TIMEOUT="soon"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "stockroom: configuration error: DB_POOL_TIMEOUT='soon' is not a whole number"
+    )

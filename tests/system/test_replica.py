@@ -16,6 +16,7 @@ import pytest
 from browser_forms import add_admin, log_in
 from builders import release_connections
 from shop import Shop
+from waiting import wait_until
 
 from app import create_app
 from app.config import sqlalchemy_url
@@ -47,24 +48,23 @@ class Replicated:
 
     def wait_until_streaming(self, timeout: float = 10) -> None:
         """Until the restarted replica's WAL receiver streams again."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.on_replica(
+        wait_until(
+            lambda: self.on_replica(
                 "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'"
-            )[0][0]:
-                return
-            time.sleep(0.05)
-        raise AssertionError("the replica did not start streaming")
+            )[0][0],
+            timeout=timeout,
+            message="the replica did not start streaming",
+        )
 
     def wait_until_replayed(self, timeout: float = 10) -> None:
         """Until the replica has replayed everything the primary has written."""
         target = self.shop.sql("SELECT pg_current_wal_lsn()::text")[0][0]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.on_replica("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0][0]:
-                return
-            time.sleep(0.05)
-        raise AssertionError("the replica did not catch up")
+        replayed = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
+        wait_until(
+            lambda: self.on_replica(replayed, (target,))[0][0],
+            timeout=timeout,
+            message="the replica did not catch up",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -138,26 +138,34 @@ def test_a_stopped_replica_sends_reports_to_the_primary(replicated, reports):
     finally:
         replicated.replica.start()
     replicated.wait_until_streaming()
-    time.sleep(1.1)  # REPORTS_REPLICA_RETRY_SECONDS
-    assert source(reports.get("/reports/top-customers"))[0] == "replica"
+    # Back on the replica once REPORTS_REPLICA_RETRY_SECONDS (1 s) have passed.
+    wait_until(
+        lambda: source(reports.get("/reports/top-customers"))[0] == "replica",
+        interval=0.2,
+        message="reports did not go back to the replica",
+    )
 
 
 def test_a_lagging_replica_sends_reports_to_the_primary_until_it_catches_up(replicated, reports):
     replicated.on_replica("SELECT pg_wal_replay_pause()")
     try:
-        # Writes the replica receives but does not replay.
-        deadline = time.monotonic() + 15
-        fallback = None
-        while time.monotonic() < deadline and fallback is None:
+
+        def skipped_for_lag() -> str | None:
+            """A write the replica receives but does not replay, then a report: where
+            it ran, if on the primary."""
             replicated.shop.sql(
                 "UPDATE products SET updated_at = now() WHERE id = %s",
                 (replicated.shop.product_ids[0],),
             )
             database, description = source(reports.get("/reports/daily-revenue"))
-            if database == "primary":
-                fallback = description
-            time.sleep(0.3)
-        assert fallback is not None, "the paused replica was never skipped"
+            return description if database == "primary" else None
+
+        fallback = wait_until(
+            skipped_for_lag,
+            timeout=15,
+            interval=0.3,
+            message="the paused replica was never skipped",
+        )
         assert "s behind (more than REPORTS_MAX_LAG_SECONDS=1)" in fallback
     finally:
         replicated.on_replica("SELECT pg_wal_replay_resume()")
@@ -178,15 +186,12 @@ def test_a_replica_lost_during_a_report_is_a_503_not_a_500(replicated, reports):
             target=lambda: result.setdefault("page", reports.get("/reports/top-customers"))
         )
         thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            waiting = replicated.on_replica(
+        wait_until(
+            lambda: replicated.on_replica(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            )[0][0]
-            if waiting:
-                break
-            time.sleep(0.1)
-        assert waiting, "the report never waited on the replica"
+            )[0][0],
+            message="the report never waited on the replica",
+        )
         replicated.replica.stop()
         thread.join(15)
     finally:

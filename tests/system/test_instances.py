@@ -12,6 +12,7 @@ from browser_forms import PASSWORD, add_admin
 from processes import Browser, Gunicorn, clean_env, get_json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from waiting import wait_until
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.scaleout]
 
@@ -43,13 +44,20 @@ def two_instances(server_url, tmp_path, app_instances: int) -> list[Gunicorn]:
 
 def wait_for_both(server) -> dict:
     """/readyz once both instances' workers have reported."""
-    deadline = time.monotonic() + 15
-    while True:
-        _status, body = get_json(f"{server.url}/readyz")
-        deployment = body.get("deployment") or {}
-        if deployment.get("instances_reporting") == 2 or time.monotonic() > deadline:
-            return body
-        time.sleep(0.3)
+    seen = {}
+
+    def both_reporting():
+        _status, seen["body"] = get_json(f"{server.url}/readyz")
+        deployment = seen["body"].get("deployment") or {}
+        return deployment.get("instances_reporting") == 2
+
+    wait_until(
+        both_reporting,
+        timeout=15,
+        interval=0.3,
+        message=lambda: f"not both instances reporting: {seen['body']}",
+    )
+    return seen["body"]
 
 
 def test_more_instances_than_planned_are_noticed(base_app, committed, server_url, tmp_path):
@@ -68,7 +76,13 @@ def test_more_instances_than_planned_are_noticed(base_app, committed, server_url
         browser.log_in("ops@example.com", PASSWORD)
         page = browser.get("/admin/db/pool/")
         assert "set APP_INSTANCES=2" in page
-        time.sleep(1.5)  # a reporter round after both appeared
+        # A reporter round after both appeared logs the warning.
+        wait_until(
+            lambda: (
+                "deployment: 2 app instances are reporting" in servers[0].log() + servers[1].log()
+            ),
+            message="no worker logged the deployment warning",
+        )
     finally:
         for server in servers:
             server.stop()
@@ -89,7 +103,7 @@ def test_two_planned_instances_share_the_budget(base_app, committed, server_url,
             while not all(f.done() for f in futures):
                 samples.append(observer.execute(WEB_CONNECTIONS).scalar())
                 observer.rollback()
-                time.sleep(0.02)
+                time.sleep(0.02)  # sampling the connections while the load runs
             assert {f.result()[0] for f in futures} == {200}
         allowed = 2 * 2 * (plan["pool_size"] + plan["max_overflow"])  # instances x workers
         assert allowed <= plan["budget"]
