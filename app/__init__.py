@@ -11,7 +11,12 @@ from app.db.engine import (
     engine_options,
     install_connect_hooks,
 )
-from app.db.pool_plan import REPORTS_POOL_SIZE, plan_from_environment
+from app.db.pool_plan import (
+    JOBS_POOL_SIZE,
+    JOBS_ROLE,
+    REPORTS_POOL_SIZE,
+    plan_from_environment,
+)
 from app.db.transaction_limits import web_limits
 from app.devdb.embedded import AutoStart, EmbeddedPostgres
 from app.extensions import csrf, db, login_manager, migrate
@@ -26,6 +31,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; ``test_config`` overrides settings read from the environment."""
     app = Flask(__name__, instance_path=str(INSTANCE_PATH), template_folder=str(TEMPLATES_DIR))
     app.config.from_mapping(config.load(INSTANCE_PATH, test_config))
+    # ``flask jobs run`` builds the jobs process's own app with the same factory.
+    app.extensions["stockroom.create_app"] = create_app
     register_database(app)
     register_extensions(app)
     register_blueprints(app)
@@ -47,10 +54,12 @@ def register_database(app: Flask) -> None:
         app.extensions["stockroom.embedded"] = server
         before_connect = AutoStart(server).ensure_running
     pooler = app.config["DB_POOLER"]
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(app.config, plan, pooler=pooler, poolclass=InstrumentedQueuePool),
-    )
+    role = app.config.get("APP_ROLE") or ("web" if plan else "cli")
+    options = engine_options(app.config, plan, pooler=pooler, poolclass=InstrumentedQueuePool)
+    if role == JOBS_ROLE:
+        # The jobs process's own small pool, as the pool plan counts it.
+        options |= {"pool_size": JOBS_POOL_SIZE, "max_overflow": 0}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     if app.config["REPORTS_DATABASE_URL"]:
         # A small pool of its own: reports are few and long; counted against the
         # reports server's own max_connections.
@@ -70,7 +79,6 @@ def register_database(app: Flask) -> None:
     app.extensions["stockroom.pool_plan"] = plan
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
-    role = app.config.get("APP_ROLE") or ("web" if plan else "cli")
     instance = app.config["INSTANCE_NAME"]
     limits = web_limits(app.config)
     with app.app_context():
@@ -103,14 +111,20 @@ def register_database(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
-    """The periodic jobs every worker's reporter runs (once per period across all
-    workers; app/jobs/scheduler.py)."""
+    """The periodic jobs the jobs process runs (``flask jobs run``: once per period
+    across every jobs process; app/jobs/scheduler.py). Web workers run none."""
     from app.catalog.sales_rates import SALES_RATES_JOB
+    from app.history.recorder import HISTORY_JOBS
     from app.jobs.scheduler import register
+    from app.reports.rollups.audit import AUDIT_JOB
     from app.reports.rollups.upkeep import ROLLUP_JOB
 
     register(app, SALES_RATES_JOB)
     register(app, ROLLUP_JOB)
+    register(app, AUDIT_JOB)
+    if app.config["DB_HISTORY"] and app.config["DB_INSTRUMENTATION"]:
+        for job in HISTORY_JOBS:
+            register(app, job)
 
 
 def register_extensions(app: Flask) -> None:
@@ -172,12 +186,14 @@ def register_commands(app: Flask) -> None:
     from app.devdb.cli import devdb
     from app.reports.rollups.cli import rollup
     from app.seed.cli import seed
+    from app.serving.jobs_process import jobs
     from app.serving.serve import serve
 
     for command in (
         api_token,
         create_admin,
         devdb,
+        jobs,
         pool_plan,
         purge_idempotency_keys,
         rollup,

@@ -154,6 +154,9 @@ CHECK_DEFAULTS = {
     "XID_AGE_CRITICAL": 1_000_000_000,
     # Slow statements recently: critical from this many.
     "SLOW_QUERIES_CRITICAL": 100,
+    # The rollups' oldest queued change: folded every ROLLUP_FOLD_SECONDS, normally.
+    "ROLLUP_QUEUE_WARNING_SECONDS": 300,
+    "ROLLUP_QUEUE_CRITICAL_SECONDS": 1800,
     # Each check's statement stops after this long (the page shows "unknown").
     "STATEMENT_TIMEOUT_MS": 1000,
 }
@@ -217,6 +220,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # After a failed connection to the replica, reports skip it this long.
         "REPORTS_REPLICA_RETRY_SECONDS": env_int("REPORTS_REPLICA_RETRY_SECONDS", 5),
         "REPORT_STATEMENT_TIMEOUT_MS": env_int("REPORT_STATEMENT_TIMEOUT_MS", 15000, minimum=100),
+        # The rollups' fold runs every ROLLUP_FOLD_SECONDS; their audit every
+        # ROLLUP_AUDIT_SECONDS (both in the jobs process).
+        "ROLLUP_FOLD_SECONDS": env_int("ROLLUP_FOLD_SECONDS", 60, minimum=1),
+        "ROLLUP_FOLD_BATCH": env_int("ROLLUP_FOLD_BATCH", 20_000, minimum=1),
+        "ROLLUP_AUDIT_SECONDS": env_int("ROLLUP_AUDIT_SECONDS", 900, minimum=1),
         "REPORT_WORK_MEM": os.environ.get("REPORT_WORK_MEM", "64MB"),
         "REPORT_RANDOM_PAGE_COST": os.environ.get("REPORT_RANDOM_PAGE_COST", "1.1"),
         "DB_REPORT_INTERVAL": env_int("DB_REPORT_INTERVAL", 2, minimum=1),

@@ -27,6 +27,7 @@ from app.config import libpq_url
 from app.db.sql import sql_file
 from app.devdb.embedded import POSTGRES_BIN_PATH
 from app.serving.gunicorn_process import GunicornProcess
+from app.serving.jobs_process import JobsProcess
 from bench.load import LoadResult, http_post
 
 BENCH_DATABASE = "stockroom_bench"
@@ -110,7 +111,30 @@ def bench_server(
         }
         | (extra_env or {})
     )
-    return GunicornProcess(env, log=Path(log.name), app=app).start()
+    return ServedWithJobs(env, log=Path(log.name), app=app).start()
+
+
+class ServedWithJobs(GunicornProcess):
+    """gunicorn and, for Stockroom, the jobs process beside it (rollup folds, history
+    samples), as ``flask serve`` and a deployment run them."""
+
+    def __init__(self, env: dict, *, log: Path, app: str) -> None:
+        super().__init__(env, log=log, app=app)
+        jobs_log = log.with_suffix(".jobs.log")
+        self.jobs = JobsProcess(env, log=jobs_log) if app == "wsgi:app" else None
+
+    def start(self) -> ServedWithJobs:
+        """Start gunicorn, then the jobs process."""
+        super().start()
+        if self.jobs is not None:
+            self.jobs.start()
+        return self
+
+    def stop(self, timeout: float = 30) -> int:
+        """Stop the jobs process, then gunicorn."""
+        if self.jobs is not None:
+            self.jobs.stop(timeout)
+        return super().stop(timeout)
 
 
 def workers_cpu_seconds(master_pid: int) -> float:

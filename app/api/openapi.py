@@ -25,7 +25,9 @@ RETRY_AFTER = {
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
 }
 # Path parameters by the converter of their URL rule.
-CONVERTER_SCHEMAS = {"IdConverter": {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT}}
+CONVERTER_SCHEMAS = {
+    "IdConverter": {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT, "examples": [1]}
+}
 
 
 def api_operations(app: Flask) -> list[tuple[str, str, str, dict, Operation]]:

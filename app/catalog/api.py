@@ -72,7 +72,9 @@ class ProductChanges(BaseModel):
     """The fields to change (at least one)."""
 
     model_config = ConfigDict(
-        extra="forbid", regex_engine="python-re", json_schema_extra={"minProperties": 1}
+        extra="forbid",
+        regex_engine="python-re",
+        json_schema_extra={"minProperties": 1, "examples": [{"price_cents": 1299, "stock": 40}]},
     )
 
     name: NameChange = None
@@ -90,7 +92,7 @@ class ProductChanges(BaseModel):
 class Restock(BaseModel):
     """Units to add to stock."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"quantity": 25}]})
 
     quantity: RestockQuantity
 
@@ -123,7 +125,7 @@ def expected_version(header: str | None) -> int:
 IF_MATCH = HeaderParameter(
     "If-Match",
     "version",
-    {"type": "string", "pattern": ETAG_PATTERN},
+    {"type": "string", "pattern": ETAG_PATTERN, "examples": ['"1"']},
     "The ETag of GET /api/products/{product_id}: the change applies only to that version.",
     expected_version,
     required=True,

@@ -100,13 +100,15 @@ def describe_plan(plan: PoolPlan, live: dict | None = None) -> str:
             f"{head}\n"
             f"  server      {server}\n"
             f"  budget      = {budget} = {plan.budget}\n"
-            f"  per_worker  = {plan.budget} // ({plan.instances} x {plan.workers})"
-            f" = {plan.per_worker}\n"
+            f"  jobs        = {plan.instances} x {plan.jobs_pool} = {plan.jobs_connections} "
+            f"(each instance's jobs process)\n"
+            f"  per_worker  = ({plan.budget} - {plan.jobs_connections}) // ({plan.instances} x "
+            f"{plan.workers}) = {plan.per_worker}\n"
             f"  pool_size   = min({plan.threads}, {plan.per_worker}) = {plan.pool_size}\n"
             f"  max_overflow= min({plan.per_worker} - {plan.pool_size}, {plan.threads}) = "
             f"{plan.max_overflow}\n"
-            f"  at most {plan.max_total} connections from the whole deployment "
-            f"(budget {plan.budget})" + reports
+            f"  at most {plan.max_total + plan.jobs_connections} connections from the whole "
+            f"deployment (budget {plan.budget})" + reports
         )
     bouncer = plan.pooler
     if plan.per_worker is None:
@@ -118,8 +120,8 @@ def describe_plan(plan: PoolPlan, live: dict | None = None) -> str:
     else:
         app_tier = (
             f"  app tier    PgBouncer max_client_conn={bouncer.max_client_conn}\n"
-            f"  per_worker  = {bouncer.max_client_conn} // ({plan.instances} x {plan.workers})"
-            f" = {plan.per_worker}\n"
+            f"  per_worker  = ({bouncer.max_client_conn} - {plan.jobs_connections} jobs) // "
+            f"({plan.instances} x {plan.workers}) = {plan.per_worker}\n"
             f"  pool_size   = min({plan.threads}, {plan.per_worker}) = {plan.pool_size}\n"
             f"  max_overflow= min({plan.per_worker} - {plan.pool_size}, {plan.threads}) = "
             f"{plan.max_overflow}\n"

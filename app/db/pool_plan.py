@@ -5,19 +5,22 @@ the server allows, minus what is kept free for superusers and operators:
 
     budget     = max_connections - superuser_reserved_connections
                  - reserved_connections - DB_POOL_RESERVED
-    per_worker = budget // (APP_INSTANCES * workers)
+    per_worker = (budget - APP_INSTANCES * JOBS_POOL_SIZE) // (APP_INSTANCES * workers)
     pool_size  = min(threads, per_worker)
     max_overflow = min(per_worker - pool_size, threads)
 
 A gthread worker runs at most ``threads`` requests at once, so ``pool_size =
 threads`` connections serve them all; overflow, capped at another ``threads``,
 absorbs a request that briefly needs a second connection, without ever letting
-the workers together exceed the budget.
+the workers together exceed the budget. Each instance also runs one jobs process
+(``flask jobs run``) with a pool of its own, JOBS_POOL_SIZE connections without
+overflow, taken from the budget before the workers share it.
 
 Behind PgBouncer (``DB_POOLER=pgbouncer``) the plan has two tiers. The app's pools
 connect to the bouncer, so they are sized against its ``max_client_conn``:
 
-    per_worker = max_client_conn // (APP_INSTANCES * workers)    (then as above)
+    per_worker = (max_client_conn - APP_INSTANCES * JOBS_POOL_SIZE)
+                 // (APP_INSTANCES * workers)                     (then as above)
 
 and the bouncer's server pools (``pool_size + reserve_pool_size`` per database
 and user) must fit in the server's budget (the same formula as above). The app
@@ -46,6 +49,11 @@ class PoolPlanError(ValueError):
 # Each worker's reports engine (REPORTS_DATABASE_URL): pool_size, and as many again
 # in overflow. Counted against the reports server's own max_connections.
 REPORTS_POOL_SIZE = 2
+# The jobs process of each instance: one connection for the job it runs, one for its
+# monitoring report; no overflow.
+JOBS_POOL_SIZE = 2
+# The jobs process's role (APP_ROLE): its pool above, its connections' name.
+JOBS_ROLE = "jobs"
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,8 @@ class PoolPlan:
     reports_connections: int = 0
     reports_budget: int | None = None
     reports_warnings: tuple[str, ...] = ()
+    # Each instance's jobs process pool, taken from the budget before the workers'.
+    jobs_pool: int = JOBS_POOL_SIZE
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -153,8 +163,9 @@ class PoolPlan:
         if self.pooler is not None:
             bouncer = self.pooler
             app_tier = (
-                f"per_worker = {bouncer.max_client_conn} max_client_conn // ({self.instances} "
-                f"instances x {self.workers} workers) = {self.per_worker}"
+                f"per_worker = ({bouncer.max_client_conn} max_client_conn - {self.instances} x "
+                f"{self.jobs_pool} jobs) // ({self.instances} instances x {self.workers} "
+                f"workers) = {self.per_worker}"
                 if self.per_worker is not None
                 else "max_client_conn unknown"
             )
@@ -167,7 +178,8 @@ class PoolPlan:
             )
         return (
             f"budget = {self._server_budget_formula()}; "
-            f"per_worker = {self.budget} // ({self.instances} instances x {self.workers} workers)"
+            f"per_worker = ({self.budget} - {self.instances} x {self.jobs_pool} jobs) // "
+            f"({self.instances} instances x {self.workers} workers)"
             f" = {self.per_worker}; pool_size = min({self.threads} threads, {self.per_worker})"
             f" = {self.pool_size}; max_overflow = {self.max_overflow}"
         )
@@ -187,6 +199,11 @@ class PoolPlan:
     def max_total(self) -> int:
         """The most connections all workers of all instances can hold together."""
         return self.instances * self.workers * (self.pool_size + self.max_overflow)
+
+    @property
+    def jobs_connections(self) -> int:
+        """The most connections the jobs processes of all instances hold together."""
+        return self.instances * self.jobs_pool
 
     def as_dict(self) -> dict:
         """All fields (the contract's keys among them), for JSON."""
@@ -252,14 +269,15 @@ def compute_plan(
     """Size each worker's pool; raise :class:`PoolPlanError` if a worker would get none."""
     _check_counts(workers, threads, instances, reserved)
     budget = server_budget(limits, reserved)
-    per_worker = max(budget, 0) // (instances * workers)
+    per_worker = max(budget - instances * JOBS_POOL_SIZE, 0) // (instances * workers)
     if per_worker < 1:
         raise PoolPlanError(
             f"refusing to start: {workers} workers x {instances} instance(s) with {threads} "
             f"threads each would get no database connection: max_connections="
             f"{limits.max_connections} - superuser_reserved_connections="
             f"{limits.superuser_reserved_connections} - reserved_connections="
-            f"{limits.reserved_connections} - DB_POOL_RESERVED={reserved} leaves {budget}; "
+            f"{limits.reserved_connections} - DB_POOL_RESERVED={reserved} leaves {budget}, "
+            f"{instances} x {JOBS_POOL_SIZE} of them for the jobs process(es); "
             f"lower WEB_CONCURRENCY, APP_INSTANCES or DB_POOL_RESERVED, or raise max_connections"
         )
     pool_size = min(threads, per_worker)
@@ -314,12 +332,14 @@ def compute_pooled_plan(
                 "pool_size = max_overflow = threads"
             )
     else:
-        per_worker = bouncer.max_client_conn // (instances * workers)
+        clients = bouncer.max_client_conn - instances * JOBS_POOL_SIZE
+        per_worker = max(clients, 0) // (instances * workers)
         if per_worker < 1:
             raise PoolPlanError(
                 f"refusing to start: {workers} workers x {instances} instance(s) with "
                 f"{threads} threads each would get no connection to PgBouncer: "
-                f"max_client_conn={bouncer.max_client_conn} // ({instances} x {workers}) = 0; "
+                f"(max_client_conn={bouncer.max_client_conn} - {instances} x {JOBS_POOL_SIZE} "
+                f"for the jobs process(es)) // ({instances} x {workers}) = 0; "
                 f"lower WEB_CONCURRENCY or APP_INSTANCES, or raise PgBouncer's max_client_conn"
             )
         pool_size = min(threads, per_worker)
@@ -348,7 +368,7 @@ def compute_pooled_plan(
             f"DB_POOL_RESERVED): lower PgBouncer's default_pool_size/reserve_pool_size or "
             f"raise max_connections"
         )
-    app_connections = instances * workers * (pool_size + max_overflow)
+    app_connections = instances * (workers * (pool_size + max_overflow) + JOBS_POOL_SIZE)
     return PoolPlan(
         workers=workers,
         threads=threads,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -26,8 +26,10 @@ from app.auth.guards import SecureBaseView
 from app.db.errors import first_line
 from app.db.migration_scripts import include_object, migration_scripts
 from app.db.pgbouncer_admin import live_bouncer_pools
+from app.db.pool_plan import JOBS_ROLE
 from app.db.sql import query
 from app.extensions import db
+from app.jobs.scheduler import OVERDUE_PERIODS, registered
 from app.monitoring.deployment import deployment_check
 from app.monitoring.worker_reports import live_reports, refresh_own_report
 
@@ -306,6 +308,73 @@ class Overview:
             f"(reports skip a replica behind by more than {max_lag} s)",
         )
 
+    def jobs(self) -> Result:
+        processes = [r for r in self.reports if r.role == JOBS_ROLE]
+        # Without instrumentation no process reports itself: the claims alone tell.
+        seen = self.app.config["DB_INSTRUMENTATION"]
+        if seen and not processes:
+            return Result(
+                WARNING,
+                "0 processes",
+                "no jobs process is running: the rollups, the history's hourly folds and "
+                "the sales rates stand still (start `flask jobs run`; `flask serve` does)",
+            )
+        rows = {row.job: row for row in self.conn.execute(query("app.dbconsole", "check_jobs.sql"))}
+        now = datetime.now(UTC)
+        running_since = min((r.started_at for r in processes), default=None)
+        late = []
+        for job in registered(self.app):
+            allowed = timedelta(seconds=job.period(self.app) * OVERDUE_PERIODS + job.delay)
+            row = rows.get(job.name)
+            last = row.last_success if row else None
+            since = last or running_since
+            if since is not None and now - since <= allowed:
+                continue
+            why = f"last success {_ago(now - last)} ago" if last else "no success yet"
+            if row is not None and row.last_failure and (not last or row.last_failure > last):
+                why += f", failing: {row.last_error}"
+            late.append(f"{job.name} ({why})")
+        count = f"{len(processes)} process{'es' if len(processes) != 1 else ''}"
+        if late:
+            return Result(
+                WARNING,
+                f"{len(late)} late",
+                f"not run to success for {OVERDUE_PERIODS} periods: " + "; ".join(late),
+            )
+        return Result(OK, count, f"every job ran on time ({count})")
+
+    def rollups(self) -> Result:
+        row = _sql(self.conn, "rollups")
+        notes = []
+        status = OK
+        if row.failed_audits:
+            status = CRITICAL
+            first = (row.differences or [{}])[0]
+            notes.append(
+                f"{row.failed_audits} audit(s) found reports answering otherwise from the "
+                f"rollups than from the orders (first: {first.get('report')} "
+                f"{first.get('params')}); run `flask rollup rebuild`"
+            )
+        age = row.queue_age_seconds
+        if age is not None:
+            level = _level(
+                float(age),
+                self.limits["ROLLUP_QUEUE_WARNING_SECONDS"],
+                self.limits["ROLLUP_QUEUE_CRITICAL_SECONDS"],
+            )
+            status = max(status, level, key=SEVERITY.__getitem__)
+            notes.append(f"the oldest change has waited {_ago(timedelta(seconds=float(age)))}")
+        else:
+            notes.append("no change waits for the fold")
+        audited = row.audited_at
+        notes.append(
+            f"last audited {_ago(datetime.now(UTC) - audited)} ago"
+            if audited
+            else "not audited yet"
+        )
+        value = "differ" if row.failed_audits else _ago(timedelta(seconds=float(age or 0)))
+        return Result(status, value, "; ".join(notes))
+
     def run(self) -> list[Check]:
         """Every check; one that fails to answer becomes ``unknown`` with the reason."""
         checks: list[Check] = []
@@ -348,7 +417,19 @@ CHECKS: list[tuple[str, str, str, Callable[[Overview], Result]]] = [
     ("slow_queries", "Slow statements", "db_queries.index", Overview.slow_queries),
     ("n_plus_one", "N+1 queries", "db_queries.index", Overview.n_plus_one),
     ("replication", "Replication", "db_pool.index", Overview.replication),
+    ("jobs", "Jobs", "db_pool.index", Overview.jobs),
+    ("rollups", "Report rollups", "reports.index", Overview.rollups),
 ]
+
+
+def _ago(span: timedelta) -> str:
+    """A span in the largest whole unit that fits: 45 s, 12 min, 3 h, 2 d."""
+    seconds = max(int(span.total_seconds()), 0)
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
 
 _drift_cache: dict[str, tuple[float, list[str]]] = {}
 

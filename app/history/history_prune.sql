@@ -52,6 +52,11 @@ job_runs AS (
         SELECT ctid FROM db_job_runs WHERE period_start < :before LIMIT :batch))
     RETURNING 1
 ),
+hours AS (
+    DELETE FROM db_history_hours WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM db_history_hours WHERE hour < :before LIMIT :batch))
+    RETURNING 1
+),
 statement_sources AS (
     DELETE FROM db_statement_sources WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM db_statement_sources WHERE last_seen < :before LIMIT :batch))
@@ -72,5 +77,6 @@ SELECT (SELECT count(*) FROM endpoints) AS endpoints,
        (SELECT count(*) FROM connections) AS connections,
        (SELECT count(*) FROM events) AS events,
        (SELECT count(*) FROM job_runs) AS job_runs,
+       (SELECT count(*) FROM hours) AS hours,
        (SELECT count(*) FROM statement_sources) AS statement_sources,
        (SELECT count(*) FROM statement_shapes) AS statement_shapes

@@ -200,3 +200,14 @@ class HistoryEvent(Model):
     kind: Mapped[str] = mapped_column(Text)  # deploy, migration
     label: Mapped[str] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class HistoryHour(Model):
+    """One hour of history: how many minute buckets were written into it, and how
+    many of them its hourly fold had seen (fewer: fold it again)."""
+
+    __tablename__ = "db_history_hours"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    writes: Mapped[int] = mapped_column(BigInteger)
+    folded_writes: Mapped[int | None] = mapped_column(BigInteger)

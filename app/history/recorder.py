@@ -6,10 +6,11 @@ thread writes it here: one pool row per worker, and additions into the
 per-instance rows of endpoints and statements (histograms add up across workers and
 minutes; percentiles are read from the sums).
 
-Server-wide work needs one writer per period across every worker and instance, so
-it runs as periodic jobs (app/jobs/scheduler.py): pg_stat_statements' change and the
-server's connections every bucket, folding each closed hour into the hourly tables
-(long chart windows read those), and pruning rows older than ``DB_HISTORY_DAYS``
+Server-wide work needs one writer per period across every process and instance, so
+it runs as periodic jobs in the jobs process (app/jobs/scheduler.py):
+pg_stat_statements' change and the server's connections every bucket, folding each
+closed hour (and any hour written into after its fold) into the hourly tables (long
+chart windows read those), and pruning rows older than ``DB_HISTORY_DAYS``
 in small batches.
 """
 
@@ -29,7 +30,7 @@ from sqlalchemy import Connection
 
 from app.db.sql import query
 from app.db.transactions import DbSession, run_in_transaction
-from app.jobs.scheduler import Job, JobRunner, registered
+from app.jobs.scheduler import Job
 from app.monitoring import latency_buckets
 from app.monitoring.minute_totals import Bucket, EndpointTotals, minute_totals
 from app.monitoring.statement_text import comparable
@@ -148,6 +149,7 @@ def write_bucket(session: DbSession, app: Flask, closed: Bucket, pool_state: dic
             query("app.history", "history_statement_texts.sql"),
             [{"fingerprint": fp, "sql": sql} for fp, sql in sorted(closed.texts.items())],
         )
+    session.execute(query("app.history", "history_hour_written.sql"), {"bucket": bucket})
     if closed.sources:
         session.execute(
             query("app.history", "history_statement_sources.sql"),
@@ -221,12 +223,19 @@ def match_queryids(session: DbSession) -> int:
 
 
 def fold_hour(app: Flask, session: DbSession, hour: datetime) -> None:
-    """Job: fold a closed hour's minute rows into the hourly tables, and any earlier
-    hour of the last two days left unfolded (no worker was up to claim it)."""
-    missed = session.scalars(query("app.history", "history_unfolded_hours.sql"), {"hour": hour})
-    for each in sorted({*missed, hour}):
+    """Job: fold the hour that just closed into the hourly tables, and every hour of
+    the last two days with minutes its fold has not seen (no process was up to fold
+    it, or a worker wrote a minute late, after a database outage say)."""
+    rows = session.execute(query("app.history", "history_hours_to_fold.sql"), {"hour": hour})
+    unseen: dict[datetime, int] = {row.hour: row.writes for row in rows}
+    for each in sorted({*unseen, hour}):
         for name in ("endpoints", "statements", "pool"):
             session.execute(query("app.history", f"history_fold_{name}.sql"), {"hour": each})
+        if each in unseen:
+            session.execute(
+                query("app.history", "history_hour_folded.sql"),
+                {"hour": each, "writes": unseen[each]},
+            )
 
 
 def prune(app: Flask, session: DbSession, _hour: datetime | None = None) -> int:
@@ -263,24 +272,19 @@ HISTORY_JOBS = [
 
 
 class Sampler:
-    """Called by the worker's reporter on every tick: samples the pool, writes a
-    closed bucket, and runs the periodic jobs this worker wins."""
+    """Called by a process's reporter on every report: samples the pool, marks this
+    version's first report as a deploy, and writes each closed bucket. (The
+    history's jobs run in the jobs process: see ``HISTORY_JOBS``.)"""
 
-    def __init__(self, app: Flask, jobs: list[Job] | None = None) -> None:
+    def __init__(self, app: Flask) -> None:
         self.app = app
-        if jobs is None:
-            # The registered jobs run with the history off too (only instrumentation
-            # off stops the reporter, and with it every job).
-            jobs = (HISTORY_JOBS if minute_totals.enabled else []) + registered(app)
-        self.jobs = JobRunner(app, jobs)
         self.deploy_recorded = False
 
     def tick(self, session: DbSession, pool_state: dict, now: float | None = None) -> None:
-        """One reporter tick (``now``: the clock, for tests)."""
-        now = time.time() if now is None else now
+        """One report's share of the history (``now``: the clock, for tests)."""
         if not minute_totals.enabled:
-            self.jobs.tick(session, now)
             return
+        now = time.time() if now is None else now
         minute_totals.sample_pool(pool_state["checked_out"], pool_state["peak"])
         if not self.deploy_recorded:
             run_in_transaction(session, record_deploy)
@@ -288,4 +292,3 @@ class Sampler:
         closed = minute_totals.take_closed(now)
         if closed is not None:
             run_in_transaction(session, lambda s: write_bucket(s, self.app, closed, pool_state))
-        self.jobs.tick(session, now)

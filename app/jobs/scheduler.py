@@ -1,15 +1,24 @@
-"""Periodic jobs that must run once per period across every worker and instance.
+"""Periodic jobs that must run once per period across every jobs process and instance.
 
-Each worker's background reporter calls :meth:`JobRunner.tick` every few seconds.
-For each job, the period that has just closed is claimed by inserting
-``(job, period_start)`` into ``db_job_runs`` with ``ON CONFLICT DO NOTHING``: one
-insert wins, the rest see nothing returned and skip. No advisory or session lock
-is involved, so it works the same through PgBouncer in transaction mode.
+The jobs process (``flask jobs run``, app/serving/jobs_process.py) calls
+:meth:`JobRunner.tick` every second; gunicorn's workers run no jobs. For each job,
+the period that has just closed is claimed by inserting ``(job, period_start)``
+into ``db_job_runs``: one insert wins, the others see nothing returned and skip.
+No advisory or session lock is involved, so it works the same through PgBouncer in
+transaction mode, and any number of jobs processes may run.
 
 An atomic job runs in the claim's own transaction: if it fails, the claim rolls
-back with it and another worker (or this one, next tick) tries again. A job that
-needs many short transactions (pruning in batches) runs after its claim commits;
-a failure then skips that period.
+back with it, the failure is recorded, and the period may be claimed again (by
+another process, or by this one at its next period). A job that needs many short
+transactions (pruning in batches, the rollups' fold) runs after its claim commits;
+a process killed meanwhile leaves the claim without an outcome, and the next
+period's run catches up (those jobs work from queues and watermarks, not from the
+period).
+
+Each run's end is recorded on its claim (outcome, duration, error), which the
+overview's jobs check and ``stockroom_job_last_success_timestamp_seconds`` read,
+and counted in this process's ``stockroom_job_runs_total`` and
+``stockroom_job_duration_seconds``.
 """
 
 from __future__ import annotations
@@ -25,20 +34,62 @@ from datetime import UTC, datetime
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.db.errors import first_line
 from app.db.sql import query
 from app.db.transactions import DbSession, run_in_transaction
+from app.monitoring.counters import histogram, labelled_counter
 
 log = logging.getLogger(__name__)
-CLAIMED_BY = f"{socket.gethostname()}:{os.getpid()}"
+SUCCESS, FAILURE = "success", "failure"
+# A job whose last success is older than this many periods is overdue (the overview).
+OVERDUE_PERIODS = 3
+
+JOB_RUNS = labelled_counter(
+    "stockroom_job_runs_total",
+    "Periodic job runs this process made, by job and outcome (success or failure).",
+    "job",
+    "outcome",
+)
+JOB_SECONDS = histogram(
+    "stockroom_job_duration_seconds",
+    "How long each periodic job run took, by job.",
+    "job",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0),
+)
+
+
+def claimed_by() -> str:
+    """This process, as its claims name it (worked out per call: forked children
+    have their own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def claim(session: DbSession, job: str, period_start: datetime) -> bool:
-    """Claim ``job`` for the period starting at ``period_start``; whether this call won."""
+    """Claim ``job`` for the period starting at ``period_start``; whether this call won
+    (a period whose run failed can be claimed again)."""
     won = session.execute(
         query("app.jobs", "job_claim.sql"),
-        {"job": job, "period_start": period_start, "claimed_by": CLAIMED_BY},
+        {"job": job, "period_start": period_start, "claimed_by": claimed_by()},
     ).first()
     return won is not None
+
+
+def record_outcome(
+    session: DbSession, job: str, period_start: datetime, seconds: float, error: str | None
+) -> None:
+    """Write how a run ended onto its claim (a failed atomic run, whose claim rolled
+    back, gets its row back, marked failed, unless another run succeeded meanwhile)."""
+    session.execute(
+        query("app.jobs", "job_outcome.sql"),
+        {
+            "job": job,
+            "period_start": period_start,
+            "claimed_by": claimed_by(),
+            "outcome": FAILURE if error else SUCCESS,
+            "seconds": seconds,
+            "error": error,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -57,8 +108,8 @@ _REGISTERED = "stockroom.jobs"
 
 
 def register(app: Flask, job: Job) -> None:
-    """Have every worker's reporter run ``job`` for ``app`` (the app factory registers
-    the domain's jobs; the database layer knows none of them)."""
+    """Have the jobs process run ``job`` for ``app`` (the app factory registers the
+    domains' and the history's jobs; this package knows none of them)."""
     app.extensions.setdefault(_REGISTERED, []).append(job)
 
 
@@ -85,27 +136,49 @@ class JobRunner:
             if self.tried.get(job.name, -1.0) >= start:
                 continue
             self.tried[job.name] = start
-            at = datetime.fromtimestamp(start, UTC)
-            try:
-                if self._claim_and_run(job, session, at):
-                    ran.append(job.name)
-            except SQLAlchemyError as error:
-                log.warning("job %s for %s failed: %s", job.name, at, str(error).splitlines()[0])
-            except Exception:  # a bug in one job must not stop the reporter
-                log.exception("job %s for %s failed", job.name, at)
+            if self._claim_and_run(job, session, datetime.fromtimestamp(start, UTC)):
+                ran.append(job.name)
         return ran
 
     def _claim_and_run(self, job: Job, session: DbSession, at: datetime) -> bool:
-        if job.atomic:
+        started = time.perf_counter()
+        try:
+            if job.atomic:
 
-            def claim_and_run(s: DbSession) -> bool:
-                won = claim(s, job.name, at)
+                def claim_and_run(s: DbSession) -> bool:
+                    won = claim(s, job.name, at)
+                    if won:
+                        job.run(self.app, s, at)
+                        record_outcome(s, job.name, at, time.perf_counter() - started, None)
+                    return won
+
+                won = run_in_transaction(session, claim_and_run)
+            else:
+                won = run_in_transaction(session, lambda s: claim(s, job.name, at))
                 if won:
-                    job.run(self.app, s, at)
-                return won
-
-            return run_in_transaction(session, claim_and_run)
-        if not run_in_transaction(session, lambda s: claim(s, job.name, at)):
+                    job.run(self.app, session, at)
+                    self._record(session, job, at, started, None)
+        except SQLAlchemyError as error:
+            log.warning("job %s for %s failed: %s", job.name, at, first_line(error))
+            self._record(session, job, at, started, first_line(error))
             return False
-        job.run(self.app, session, at)
-        return True
+        except Exception as error:  # a bug in one job must not stop the others
+            log.exception("job %s for %s failed", job.name, at)
+            self._record(session, job, at, started, f"{type(error).__name__}: {error}")
+            return False
+        if won:
+            JOB_RUNS.inc(job.name, SUCCESS)
+            JOB_SECONDS.observe(time.perf_counter() - started, job.name)
+        return won
+
+    def _record(
+        self, session: DbSession, job: Job, at: datetime, started: float, error: str | None
+    ) -> None:
+        seconds = time.perf_counter() - started
+        if error is not None:
+            JOB_RUNS.inc(job.name, FAILURE)
+            JOB_SECONDS.observe(seconds, job.name)
+        try:
+            run_in_transaction(session, lambda s: record_outcome(s, job.name, at, seconds, error))
+        except SQLAlchemyError as failure:  # the database is away: the log has it
+            log.warning("could not record job %s's outcome: %s", job.name, first_line(failure))

@@ -138,6 +138,14 @@ class DeploymentCollector:
             "Transaction-ID age of the oldest database (wraparound at about 2 billion).",
             value=server["oldest_xid_age"] or 0,
         )
+        last_success = GaugeMetricFamily(
+            "stockroom_job_last_success_timestamp_seconds",
+            "When each periodic job last ran to success (Unix time), in any jobs process.",
+            labels=["job"],
+        )
+        for job, at in sorted((server["job_last_success"] or {}).items()):
+            last_success.add_metric([job], float(at))
+        yield last_success
 
     def _bouncer(self, bouncer: dict) -> Iterator[Metric]:
         up = "error" not in bouncer
@@ -181,8 +189,9 @@ class DeploymentCollector:
 
 
 def server_gauges() -> dict | None:
-    """Connections by state, deadlocks and the oldest transaction-ID age, read in one
-    short transaction; None (and no server series) when the server does not answer."""
+    """Connections by state, deadlocks, the oldest transaction-ID age and the jobs'
+    last successes, read in one short transaction; None (and no server series) when
+    the server does not answer."""
     try:
         with db.engine.connect() as conn:
             conn.execute(

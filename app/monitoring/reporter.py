@@ -1,7 +1,8 @@
-"""A gunicorn worker's reporter thread: every DB_REPORT_INTERVAL seconds it writes
-the worker's report row (app/monitoring/worker_reports.py), hands the pool's state
-to whatever else publishes per worker (the history, given as ``tick``), and logs
-when the deployment stops matching the pool plan."""
+"""The reporter thread of a gunicorn worker and of the jobs process: every
+DB_REPORT_INTERVAL seconds it writes the process's report row
+(app/monitoring/worker_reports.py), hands the pool's state to whatever else
+publishes per process (the history, given as ``tick``), and logs when the
+deployment stops matching the pool plan. It runs no jobs."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ Tick = Callable[[DbSession, dict, float | None], None]
 
 
 class Reporter(threading.Thread):
-    """Background thread of a gunicorn worker: reports every DB_REPORT_INTERVAL s."""
+    """Background thread of a process: reports every DB_REPORT_INTERVAL s."""
 
     def __init__(self, app: Flask, tick: Tick | None = None) -> None:
         super().__init__(name=MONITORING_THREAD, daemon=True)

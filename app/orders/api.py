@@ -60,7 +60,11 @@ def record_order(outcome: str, retries: int) -> None:
 MAX_LINES = 100
 # Keeps every total far inside bigint: 100 lines x 1e6 units x 2^31 cents < 2^63.
 MAX_QUANTITY = 1_000_000
-PUBLIC_ID = {"type": "string", "format": "uuid"}
+PUBLIC_ID = {
+    "type": "string",
+    "format": "uuid",
+    "examples": ["0f8fad5b-d9cb-469f-a165-70867728950e"],
+}
 
 LineQuantity = Annotated[int, Integer(1, MAX_QUANTITY)]
 
@@ -77,7 +81,12 @@ class NewOrderLine(BaseModel):
 class NewOrder(BaseModel):
     """An order to place: every line's stock is taken, or nothing is written."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"customer_id": 1, "lines": [{"product_id": 1, "quantity": 2}]}]
+        },
+    )
 
     customer_id: ID
     lines: Annotated[

@@ -24,6 +24,7 @@ from app.orders.models import Order
 from app.paths import INSTANCE_PATH
 from app.seed.cli import DEMO_SIZES, run_seed
 from app.serving.gunicorn_process import GunicornProcess
+from app.serving.jobs_process import JobsProcess
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_ADMIN_FILE = INSTANCE_PATH / "demo-admin.txt"
@@ -58,10 +59,11 @@ def demo_admin_login() -> str:
 @click.command("serve")
 @with_appcontext
 def serve() -> None:
-    """Migrate, load demo data into an empty database, then run gunicorn.
+    """Migrate, load demo data into an empty database, then run gunicorn and the
+    jobs process (``flask jobs run``).
 
-    Uses the embedded PostgreSQL unless DATABASE_URL is set. Ctrl-C stops gunicorn
-    and, if this command started it, the embedded server.
+    Uses the embedded PostgreSQL unless DATABASE_URL is set. Ctrl-C stops gunicorn,
+    the jobs process and, if this command started it, the embedded server.
     """
     # Background jobs of a non-interactive shell start with SIGINT ignored; this
     # command must still stop cleanly on it.
@@ -98,6 +100,8 @@ def _run_gunicorn(env: dict, login: str) -> int:
     ).start()
     process = gunicorn.process
     assert process is not None  # start() set it
+    # Background work runs beside gunicorn, never in its workers.
+    jobs = JobsProcess(env).start()
     # A service manager stops us with SIGTERM: pass it on for a graceful shutdown.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
@@ -119,3 +123,5 @@ def _run_gunicorn(env: dict, login: str) -> int:
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             return process.wait()
+    finally:
+        jobs.stop()

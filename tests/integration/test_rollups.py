@@ -561,7 +561,7 @@ def test_rollup_commands_show_progress_and_resume(base_app, committed):
     assert_rollups_match_raw(base_app)
 
 
-def test_the_workers_fold_the_queue_once_a_minute(base_app, committed):
+def test_the_jobs_runner_folds_the_queue_once_a_minute(base_app, committed):
     sales = RandomOrders(committed)
     sales.add_orders(30)
     with Session(committed.engine) as session:

@@ -25,6 +25,7 @@ from app.config import sqlalchemy_url
 from app.customers.models import Customer
 from app.devdb.embedded import TEST_SETTINGS, EmbeddedPostgres
 from app.extensions import db
+from app.serving.jobs_process import JobsProcess
 
 STOCK = 10_000
 
@@ -97,6 +98,15 @@ def start_gunicorn(shop: Shop, tmp_path: Path, *, url: str | None = None, **sett
     server = Gunicorn(env, tmp_path / f"gunicorn-{uuid.uuid4().hex[:6]}.log").start()
     server.wait_ready()
     return server
+
+
+def start_jobs(shop: Shop, tmp_path: Path, *, url: str | None = None, **settings) -> JobsProcess:
+    """``flask jobs run`` on ``url`` (default: the shop's server), started (it reports
+    itself within DB_REPORT_INTERVAL)."""
+    env = clean_env(
+        DATABASE_URL=url or shop.url, **{key: str(value) for key, value in settings.items()}
+    )
+    return JobsProcess(env, log=tmp_path / f"jobs-{uuid.uuid4().hex[:6]}.log").start()
 
 
 def post_order(server, shop, product_ids, key=None, timeout=30, quantity=1):

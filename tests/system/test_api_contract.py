@@ -2,8 +2,10 @@
 (every check; coverage, fuzzing and stateful phases) drives the app under real
 gunicorn, with a real token and seeded data. Zero failures.
 
-SCHEMATHESIS_EXAMPLES sets examples per operation and phase (30 here by default;
-.ci/run uses more), SCHEMATHESIS_MIN_CASES the fewest cases the run must report.
+Three seeds by default (SCHEMATHESIS_SEEDS, comma-separated): each run draws other
+data. SCHEMATHESIS_EXAMPLES sets examples per operation and phase (30 here by
+default; .ci/run uses more), SCHEMATHESIS_MIN_CASES the fewest cases each run must
+report.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import pytest
 from processes import Gunicorn, clean_env, flask
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.contract]
-CONFIG = Path(__file__).with_name("schemathesis.toml")
+CONFIG = Path(__file__).parents[2] / "schemathesis.toml"
 EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "30")
+SEEDS = os.environ.get("SCHEMATHESIS_SEEDS", "1,2,3").split(",")
 MIN_CASES = int(os.environ.get("SCHEMATHESIS_MIN_CASES", "300"))
 # anyio >= 4.16 parses its own source into an AST on first import; Schemathesis
 # imports it lazily from its worker threads, and CPython 3.11's AST constructor is
@@ -46,7 +49,8 @@ def served(make_database, tmp_path_factory):
         yield server, token
 
 
-def test_schemathesis_finds_no_failure(served):
+@pytest.mark.parametrize("seed", SEEDS)
+def test_schemathesis_finds_no_failure(served, seed):
     server, token = served
     command = [
         sys.executable,
@@ -61,7 +65,7 @@ def test_schemathesis_finds_no_failure(served):
         "--checks",
         "all",
         "--seed",
-        "1",
+        seed,
         "--max-examples",
         EXAMPLES,
         "--workers",

@@ -57,7 +57,7 @@ def test_commands_start_and_stop_the_server_they_need(instance):
 
     plan = flask("pool-plan", env=env | {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "4"})
     assert plan.returncode == 0, plan.stderr
-    assert "per_worker  = 92 // (1 x 3) = 30" in plan.stdout
+    assert "per_worker  = (92 - 2) // (1 x 3) = 30" in plan.stdout
 
     stopped = flask("devdb", "stop", env=env)
     assert stopped.stdout.strip() == "stopped"

@@ -95,15 +95,16 @@ def test_database_restart_under_load(shop, tmp_path):
 
 
 def test_exhausted_pool_answers_503_quickly_and_recovers(shop, tmp_path):
-    # One worker with 4 threads but one connection (a reserve that leaves 1). The
-    # first order holds that connection waiting for the row (up to the 10 s lock
-    # timeout); the others time out in the pool after 1 s instead of queueing for it.
+    # One worker with 4 threads but one connection (a reserve that leaves 1 beside the
+    # jobs process's 2). The first order holds that connection waiting for the row (up
+    # to the 10 s lock timeout); the others time out in the pool after 1 s instead of
+    # queueing for it.
     server = start_gunicorn(
         shop,
         tmp_path,
         WEB_CONCURRENCY=1,
         GUNICORN_THREADS=4,
-        DB_POOL_RESERVED=96,
+        DB_POOL_RESERVED=94,
         DB_POOL_TIMEOUT=1,
         DB_LOCK_TIMEOUT_MS=10_000,
         DB_STATEMENT_TIMEOUT_MS=15_000,

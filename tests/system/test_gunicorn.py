@@ -45,10 +45,11 @@ def booted_workers(log: str) -> set[int]:
 
 
 def test_three_workers_share_the_budget(base_app, committed, server_url, tmp_path):
-    # max_connections=100 and 3 superuser slots: a reserve of 88 leaves a budget of
-    # 9, so each of 3 workers gets 3 connections for its 4 threads.
+    # max_connections=100 and 3 superuser slots: a reserve of 86 leaves a budget of
+    # 11, 2 of them for the jobs process, so each of 3 workers gets 3 connections for
+    # its 4 threads.
     env = clean_env(
-        DATABASE_URL=server_url, WEB_CONCURRENCY="3", GUNICORN_THREADS="4", DB_POOL_RESERVED="88"
+        DATABASE_URL=server_url, WEB_CONCURRENCY="3", GUNICORN_THREADS="4", DB_POOL_RESERVED="86"
     )
     with Gunicorn(env, tmp_path / "gunicorn.log") as server:
         server.wait_ready()
@@ -85,7 +86,7 @@ def test_three_workers_share_the_budget(base_app, committed, server_url, tmp_pat
             "per_worker": 3,
             "pool_size": 3,
             "max_overflow": 0,
-            "reserved": 88,
+            "reserved": 86,
             "source": "gunicorn",
         }
         # Every worker answered, each reporting its own pool with the same plan.

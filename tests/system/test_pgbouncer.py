@@ -134,7 +134,7 @@ def test_orders_under_load_through_pgbouncer(pooled, tmp_path):
             "max_client_conn": 200,
             "server_pool_size": 8,
             "reserve_pool_size": 2,
-            "app_connections": 64,  # 4 workers x (8 + 8)
+            "app_connections": 66,  # 4 workers x (8 + 8) + the jobs process's 2
             "server_budget": 12,  # 20 - 3 superuser - 0 - 5 DB_POOL_RESERVED
             "server_connections": SERVER_POOL,
             "source": "admin-console",
@@ -391,8 +391,8 @@ def test_pool_plan_and_migrations_through_pgbouncer(pooled):
     assert plan.returncode == 0, plan.stderr
     for line in (
         "app tier    PgBouncer max_client_conn=200",
-        "per_worker  = 200 // (1 x 4) = 50",
-        "max_overflow= min(50 - 8, 8) = 8",
+        "per_worker  = (200 - 2 jobs) // (1 x 4) = 49",
+        "max_overflow= min(49 - 8, 8) = 8",
         "budget      = 20 - 3 - 0 - 5 (DB_POOL_RESERVED) = 12",
         "PgBouncer server pool 8 + reserve 2 = 10 server connections vs budget 12: fits",
         "live        PgBouncer:",

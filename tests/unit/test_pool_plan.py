@@ -54,7 +54,7 @@ PG_DEFAULT = ServerLimits(max_connections=100, superuser_reserved_connections=3)
             1,
             5,
             ServerLimits(50, 3, 10),
-            {"budget": 32, "per_worker": 16, "pool_size": 4, "max_overflow": 4},
+            {"budget": 32, "per_worker": 15, "pool_size": 4, "max_overflow": 4},
         ),
         # A small managed database: fewer connections than threads (warns, starts).
         (
@@ -62,17 +62,17 @@ PG_DEFAULT = ServerLimits(max_connections=100, superuser_reserved_connections=3)
             4,
             1,
             5,
-            ServerLimits(25, 3),
-            {"budget": 17, "per_worker": 2, "pool_size": 2, "max_overflow": 0},
+            ServerLimits(26, 3),
+            {"budget": 18, "per_worker": 2, "pool_size": 2, "max_overflow": 0},
         ),
-        # Exactly one connection each.
+        # Exactly one connection each (after the jobs processes' 2 x 2).
         (
             10,
             2,
             2,
             0,
-            ServerLimits(23, 3),
-            {"budget": 20, "per_worker": 1, "pool_size": 1, "max_overflow": 0},
+            ServerLimits(27, 3),
+            {"budget": 24, "per_worker": 1, "pool_size": 1, "max_overflow": 0},
         ),
     ],
 )
@@ -81,7 +81,8 @@ def test_plan_for_deployments(workers, threads, instances, reserved, limits, exp
         workers=workers, threads=threads, instances=instances, reserved=reserved, limits=limits
     )
     assert {key: getattr(plan, key) for key in expected} == expected
-    assert plan.max_total <= plan.budget
+    # Every worker's pool and every instance's jobs process fit the budget together.
+    assert plan.max_total + plan.jobs_connections <= plan.budget
 
 
 def test_refuses_when_a_worker_would_get_no_connection():
@@ -105,7 +106,7 @@ def test_refuses_when_the_reserve_eats_the_budget():
 
 
 def test_warns_when_fewer_connections_than_threads():
-    tight = compute_plan(workers=8, threads=4, instances=1, reserved=5, limits=ServerLimits(25, 3))
+    tight = compute_plan(workers=8, threads=4, instances=1, reserved=5, limits=ServerLimits(26, 3))
     roomy = compute_plan(workers=3, threads=4, instances=1, reserved=5, limits=PG_DEFAULT)
     assert "2 connection(s) for 4 threads" in tight.warning
     assert roomy.warning is None
@@ -125,11 +126,11 @@ def test_no_combination_exceeds_the_budget():
                 limits=limits,
             )
         except PoolPlanError:
-            assert (max_conn - 3 - reserved) // (workers * instances) < 1
+            assert (max_conn - 3 - reserved - 2 * instances) // (workers * instances) < 1
             continue
         assert 1 <= plan.pool_size <= threads
         assert plan.pool_size + plan.max_overflow <= plan.per_worker
-        assert plan.max_total <= plan.budget
+        assert plan.max_total + plan.jobs_connections <= plan.budget
 
 
 def test_plan_travels_from_master_to_workers_as_json():
@@ -173,7 +174,7 @@ BOUNCER_DEFAULTS = BouncerLimits(
             1,
             BOUNCER_DEFAULTS,
             PG_DEFAULT,
-            {"per_worker": 25, "pool_size": 8, "max_overflow": 8, "app": 64, "server": 20},
+            {"per_worker": 24, "pool_size": 8, "max_overflow": 8, "app": 66, "server": 20},
         ),
         # Three instances share one bouncer: each worker gets a third of max_client_conn.
         (
@@ -182,7 +183,7 @@ BOUNCER_DEFAULTS = BouncerLimits(
             3,
             BOUNCER_DEFAULTS,
             PG_DEFAULT,
-            {"per_worker": 8, "pool_size": 8, "max_overflow": 0, "app": 96, "server": 20},
+            {"per_worker": 7, "pool_size": 7, "max_overflow": 0, "app": 90, "server": 20},
         ),
         # More app connections than the server allows (max_connections 20): fine,
         # the bouncer's pool of 8 + 2 fits the server's budget of 12.
@@ -192,7 +193,7 @@ BOUNCER_DEFAULTS = BouncerLimits(
             1,
             BouncerLimits(200, 8, 2, source="admin-console"),
             ServerLimits(20, 3),
-            {"per_worker": 50, "pool_size": 8, "max_overflow": 8, "app": 64, "server": 10},
+            {"per_worker": 49, "pool_size": 8, "max_overflow": 8, "app": 66, "server": 10},
         ),
         # A tight max_client_conn: fewer connections than threads (warns, starts).
         (
@@ -201,7 +202,7 @@ BOUNCER_DEFAULTS = BouncerLimits(
             2,
             BouncerLimits(20, 10, 0, source="environment"),
             PG_DEFAULT,
-            {"per_worker": 2, "pool_size": 2, "max_overflow": 0, "app": 16, "server": 10},
+            {"per_worker": 2, "pool_size": 2, "max_overflow": 0, "app": 20, "server": 10},
         ),
         # max_db_connections caps the server side below pool + reserve.
         (
@@ -210,7 +211,7 @@ BOUNCER_DEFAULTS = BouncerLimits(
             1,
             BouncerLimits(100, 20, 5, max_db_connections=15, source="admin-console"),
             PG_DEFAULT,
-            {"per_worker": 50, "pool_size": 4, "max_overflow": 4, "app": 16, "server": 15},
+            {"per_worker": 49, "pool_size": 4, "max_overflow": 4, "app": 18, "server": 15},
         ),
     ],
 )
@@ -231,8 +232,9 @@ def test_two_tier_plans(workers, threads, instances, bouncer, limits, expected):
         "server": plan.pooler.server_connections,
     }
     assert got == expected
-    # The app tier never exceeds what the bouncer accepts.
-    assert plan.max_total == plan.pooler.app_connections <= bouncer.max_client_conn
+    # The app tier (workers and jobs processes) never exceeds what the bouncer accepts.
+    app_tier = plan.max_total + plan.jobs_connections
+    assert app_tier == plan.pooler.app_connections <= bouncer.max_client_conn
     assert plan.pooler.server_budget == limits.max_connections - 3 - 5
     assert (plan.per_worker < threads) == any("threads" in w for w in plan.warnings)
 

@@ -5,8 +5,11 @@
 -- (:lo, :historic]) is dropped: the backfill reads that order as it is by then,
 -- so counting the change too would count it twice.
 WITH taken AS (
+    -- A queued order whose lines a writer is adding right now (the order_lines
+    -- trigger holds its change) is skipped: the next fold reads its lines whole.
     DELETE FROM order_changes c
-    WHERE c.id IN (SELECT id FROM order_changes ORDER BY id LIMIT :queue_limit)
+    WHERE c.id IN (SELECT id FROM order_changes ORDER BY id LIMIT :queue_limit
+                   FOR UPDATE SKIP LOCKED)
        OR (c.order_id > :lo AND c.order_id <= :hi)
     RETURNING c.order_id, c.customer_id, c.placed_at, c.total_cents, c.sign, c.new_order
 ), changes AS (

@@ -12,6 +12,7 @@ every fold a check per row.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -23,7 +24,9 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.columns import BigIntPk
@@ -49,6 +52,17 @@ class OrderChange(Model):
     total_cents: Mapped[int] = mapped_column(BigInteger)
     sign: Mapped[int] = mapped_column(Integer)
     new_order: Mapped[bool] = mapped_column(Boolean)
+    queued_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+# The trigger on order_lines finds an order's queued insert by this index.
+Index(
+    "ix_order_changes_new_orders",
+    OrderChange.order_id,
+    postgresql_where=OrderChange.new_order,
+)
 
 
 class SalesDay(Model):
@@ -171,3 +185,17 @@ Index(
     CustomerWindowSales.revenue_cents.desc(),
     CustomerWindowSales.customer_id,
 )
+
+
+class RollupAudit(Model):
+    """One run of the rollups' audit (app/reports/rollups/audit.py): how many report
+    questions it asked both ways and the ones whose answers differed (NULL: the
+    rollups were not in use yet)."""
+
+    __tablename__ = "rollup_audits"
+
+    id: Mapped[BigIntPk]
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    questions: Mapped[int] = mapped_column(Integer)
+    different: Mapped[int | None] = mapped_column(Integer)
+    differences: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)

@@ -44,12 +44,11 @@ from app.db.transactions import DbSession, run_in_transaction
 from app.jobs.scheduler import Job
 from app.reports.forms import MAX_RANGE_DAYS
 
-FOLD_PERIOD_SECONDS = 60
 QUEUE_BATCH = 20_000  # about 0.3 s of folding on a 2-core machine
 BACKFILL_BATCH = 50_000  # orders per backfill transaction (about 1 s)
 MAX_BATCHES_PER_FOLD = 50  # a minute's fold stops after a million changes; the next goes on
 WINDOW_STEP_ORDERS = 1_000_000  # orders per widening transaction (~10 s at 10M orders here)
-JOB_WINDOW_STEP_DAYS = 1  # per minute in the workers (a day's orders: well under a second)
+JOB_WINDOW_STEP_DAYS = 1  # per minute in the jobs process (a day's orders: well under a second)
 
 Executes = DbSession | Connection
 
@@ -179,16 +178,19 @@ def fold_batch(
     return FoldResult(row.queued, row.folded, hi, historic)
 
 
-def fold_queue(session: DbSession, *, max_batches: int = MAX_BATCHES_PER_FOLD) -> int:
-    """Fold the queue in batches, one transaction each, until it is empty, another
-    fold holds the state, or ``max_batches`` ran; the changes folded."""
+def fold_queue(
+    session: DbSession, *, max_batches: int = MAX_BATCHES_PER_FOLD, batch: int = QUEUE_BATCH
+) -> int:
+    """Fold the queue in batches of ``batch`` changes, one transaction each, until it
+    is empty, another fold holds the state, or ``max_batches`` ran; the changes
+    folded."""
     total = 0
     for _ in range(max_batches):
-        result = run_in_transaction(session, lambda s: fold_batch(s, wait=False))
+        result = run_in_transaction(session, lambda s: fold_batch(s, queue_limit=batch, wait=False))
         if result is None:
             break
         total += result.queued
-        if result.queued < QUEUE_BATCH:
+        if result.queued < batch:
             break
     return total
 
@@ -295,11 +297,11 @@ def start_over(session: Executes) -> None:
 
 
 def _fold_job(app: Flask, session: DbSession, period_start: datetime) -> None:
-    fold_queue(session)
+    fold_queue(session, batch=app.config["ROLLUP_FOLD_BATCH"])
     run_in_transaction(
         session, lambda s: move_windows(s, max_days=JOB_WINDOW_STEP_DAYS, wait=False)
     )
 
 
 # Non-atomic: each batch commits on its own, so a long queue folds in short steps.
-ROLLUP_JOB = Job("rollups", lambda app: FOLD_PERIOD_SECONDS, _fold_job, atomic=False)
+ROLLUP_JOB = Job("rollups", lambda app: app.config["ROLLUP_FOLD_SECONDS"], _fold_job, atomic=False)
