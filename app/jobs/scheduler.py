@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 SUCCESS, FAILURE = "success", "failure"
 # A job whose last success is older than this many periods is overdue (the overview).
 OVERDUE_PERIODS = 3
+# Claims kept per job, whether or not the console's history is on.
+KEEP_RUNS_DAYS = 30
 
 JOB_RUNS = labelled_counter(
     "stockroom_job_runs_total",
@@ -90,6 +92,8 @@ def record_outcome(
             "error": error,
         },
     )
+    # A row or two per run, by the primary key: the claim table stays bounded.
+    session.execute(query("app.jobs", "job_runs_prune.sql"), {"job": job, "days": KEEP_RUNS_DAYS})
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, text
 
+from app.db.sql import query
 from app.extensions import db
 from app.history.recorder import HISTORY_JOBS, Sampler, fold_hour, prune
-from app.jobs.scheduler import Job, JobRunner, claim
+from app.jobs.scheduler import Job, JobRunner, claim, record_outcome
 from app.monitoring import latency_buckets
 from app.monitoring.minute_totals import minute_totals
 from app.monitoring.reporter import Reporter
@@ -40,6 +41,25 @@ def test_one_claim_wins_each_period_across_threads(committed):
     for thread in threads:
         thread.join()
     assert sorted(won) == [False] * 5 + [True]
+
+
+def test_a_jobs_old_claims_go_as_it_runs(committed):
+    now = datetime.now(UTC)
+    with committed.sessions() as session:
+        for days in (45, 31, 29):
+            assert claim(session, "test-job", now - timedelta(days=days))
+        assert claim(session, "other-job", now - timedelta(days=45))
+        record_outcome(session, "test-job", now, 0.1, None)
+        session.commit()
+        kept = session.execute(
+            text("SELECT job, now() - period_start > interval '30 days' FROM db_job_runs")
+        ).all()
+    # Its own claims past 30 days are gone; another job's wait for that job's runs.
+    assert sorted(tuple(row) for row in kept) == [
+        ("other-job", True),
+        ("test-job", False),
+        ("test-job", False),
+    ]
 
 
 def test_a_runner_runs_each_closed_period_once_and_a_failed_atomic_job_again(base_app, committed):
@@ -209,3 +229,32 @@ def test_a_leak_logs_its_stack_once(leak_app, caplog):
     assert len(leaks) == 1
     assert "forgetful" in leaks[0]  # the thread
     assert "tests/integration/test_history_jobs.py" in leaks[0] and "in forgetful_job" in leaks[0]
+
+
+def test_a_minute_written_after_its_hour_was_folded_is_folded_by_the_next_run(base_app, committed):
+    def write(session, minute: int, requests: int) -> None:
+        _minute_row(session, minute, "a", [requests], requests)
+        # As write_bucket does with every bucket it writes.
+        session.execute(
+            query("app.history", "history_hour_written.sql"),
+            {"bucket": HOUR + timedelta(minutes=minute)},
+        )
+
+    def hourly(session) -> list[tuple]:
+        return [
+            tuple(row)
+            for row in session.execute(
+                text("SELECT bucket, requests FROM db_history_endpoints_hourly ORDER BY 1")
+            )
+        ]
+
+    with committed.sessions() as session:
+        write(session, 10, 3)
+        fold_hour(base_app, session, HOUR)
+        assert hourly(session) == [(HOUR, 3)]
+        write(session, 50, 4)  # late: a worker that could not reach the database
+        fold_hour(base_app, session, HOUR + timedelta(hours=1))  # the next hour's run
+        assert hourly(session) == [(HOUR, 7)]
+        fold_hour(base_app, session, HOUR + timedelta(hours=2))  # nothing new: unchanged
+        assert hourly(session) == [(HOUR, 7)]
+        session.commit()
