@@ -22,8 +22,8 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Several gunicorns (tests, a second checkout) on one machine would fight over one socket.
 control_socket_disable = True
-# ACCESS_LOG=off silences the per-request log line (benchmarks).
-accesslog = None if os.environ.get("ACCESS_LOG") == "off" else "-"
+# One line per request: the app's JSON line, or gunicorn's when the app writes none.
+accesslog = gunicorn_hooks.access_log(dict(os.environ))
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 proc_name = "stockroom"

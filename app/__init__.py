@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_database(app)
     register_extensions(app)
     register_blueprints(app)
+    register_site_routes(app)
     register_error_handlers(app)
     register_commands(app)
     register_jobs(app)
@@ -168,6 +169,24 @@ def register_blueprints(app: Flask) -> None:
     # (Flask-WTF looks at the innermost blueprint, so each one is exempted).
     for blueprint in (api_bp, *api_domains):
         csrf.exempt(blueprint)
+
+
+def register_site_routes(app: Flask) -> None:
+    """``/`` leads to the console; ``/favicon.ico`` is the icon in app/static (browsers
+    ask for it at the root whatever the pages link)."""
+    from flask import redirect, send_from_directory, url_for
+
+    def home():
+        return redirect(url_for("admin.index"))
+
+    def favicon():
+        assert app.static_folder is not None  # Flask's default, app/static
+        return send_from_directory(
+            app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+        )
+
+    app.add_url_rule("/", "home", home)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -196,16 +196,26 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "ADMIN_LARGE_TABLE_ROWS": env_int("ADMIN_LARGE_TABLE_ROWS", 100_000, minimum=0),
         # Per-request query counts, slow-query capture, pool wait and leak tracking.
         "DB_INSTRUMENTATION": env_choice("DB_INSTRUMENTATION", "on", ("on", "off")) == "on",
+        # Each statement names its route and code line in a leading SQL comment.
+        "SQL_COMMENTS": env_choice("SQL_COMMENTS", "on", ("on", "off")) == "on",
         "DB_LEAK_SECONDS": env_int("DB_LEAK_SECONDS", 10, minimum=1),
+        # The console's EXPLAIN box (/admin/db/explain/): its statement_timeout.
+        "DB_EXPLAIN_TIMEOUT_MS": env_int("DB_EXPLAIN_TIMEOUT_MS", 5000, minimum=100),
         # The overview's "recently", and its thresholds.
         "DB_CHECK_RECENT_MINUTES": env_int("DB_CHECK_RECENT_MINUTES", 15, minimum=1),
         # The console's history: per-bucket aggregates kept DB_HISTORY_DAYS.
         "DB_HISTORY": env_choice("DB_HISTORY", "on", ("on", "off")) == "on",
         "DB_HISTORY_DAYS": env_int("DB_HISTORY_DAYS", 7, minimum=1),
+        # The database load sampler (jobs process): a sample a second, written every 10 s.
+        "LOAD_SAMPLE_MS": env_int("LOAD_SAMPLE_MS", 1000, minimum=50),
+        "LOAD_WRITE_MS": env_int("LOAD_WRITE_MS", 10_000, minimum=50),
         "DB_HISTORY_INTERVAL_SECONDS": env_int("DB_HISTORY_INTERVAL_SECONDS", 60, minimum=1),
         "DB_CHECKS": {
             name: env_int(f"DB_CHECK_{name}", default) for name, default in CHECK_DEFAULTS.items()
         },
+        # The schema page calls an index unused only once the index statistics cover
+        # this many days (since pg_stat_database.stats_reset, else the server's start).
+        "INDEX_ADVICE_MIN_DAYS": env_int("INDEX_ADVICE_MIN_DAYS", 7),
         "REQUEST_LOG": env_choice("REQUEST_LOG", "on", ("on", "off")) == "on",
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # Reports: their own engine if set (a replica, a read-only role), and their

@@ -11,6 +11,7 @@ from flask.cli import ScriptInfo
 
 from app import create_app
 from bench.cli import bench_console, bench_history, bench_orders, bench_reports
+from bench.sampler import bench_sampler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +19,7 @@ def main() -> None:
     """Stockroom's benchmarks: commands that print numbers."""
 
 
-for command in (bench_orders, bench_reports, bench_console, bench_history):
+for command in (bench_orders, bench_reports, bench_console, bench_history, bench_sampler):
     main.add_command(command)
 
 if __name__ == "__main__":

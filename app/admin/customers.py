@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from flask_admin.contrib.sqla.filters import FilterEqual, FilterNotEqual
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from app.admin.base_views import SecureModelView, email_field_args
 from app.admin.formatting import DETAIL_TYPE_FORMATTERS, LIST_TYPE_FORMATTERS
-from app.customers.models import EMAIL_MAX, EMAIL_MIN, REGIONS
+from app.customers.models import EMAIL_MAX, EMAIL_MIN, REGIONS, Customer
+
+REGION_OPTIONS = [(region, region) for region in REGIONS]
+
+
+class _KnownRegion:
+    """A region filter that offers the regions as a choice list and takes only them
+    (anything else is flashed as an invalid filter value and ignored)."""
+
+    def validate(self, value) -> bool:
+        return value in REGIONS
+
+
+class RegionEquals(_KnownRegion, FilterEqual):
+    """Region equals one of the regions."""
+
+
+class RegionNotEqual(_KnownRegion, FilterNotEqual):
+    """Region is not the chosen one."""
 
 
 class CustomerView(SecureModelView):
@@ -16,7 +35,11 @@ class CustomerView(SecureModelView):
     can_delete = False
     column_list = ("id", "public_id", "email", "name", "region", "created_at")
     column_searchable_list = ("email", "name")
-    column_filters = ("region", "created_at")
+    column_filters = (
+        RegionEquals(Customer.region, "Region", options=REGION_OPTIONS),
+        RegionNotEqual(Customer.region, "Region", options=REGION_OPTIONS),
+        "created_at",
+    )
     # Only sorts an index serves (id order is creation order); name and created_at
     # would sort the whole table on every page.
     column_sortable_list = ("id", "email", "region")

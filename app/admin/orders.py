@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import flash
+from flask import flash, redirect, request
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -21,6 +22,7 @@ from app.admin.formatting import (
     money,
     money_column,
 )
+from app.catalog.models import Product
 from app.db.errors import ConflictPersists, LockWaitTimeout
 from app.db.transactions import RetryPolicy, run_in_transaction
 from app.extensions import db
@@ -29,16 +31,54 @@ from app.orders.service import OrderNotFound, cancel_order
 
 
 def _lines_table(view, context, model, name) -> Markup:
+    """The order's lines by product name and SKU (one query for all their products)."""
+    ids = [line.product_id for line in model.lines]
+    products = {
+        row.id: row
+        for row in db.session.execute(
+            select(Product.id, Product.sku, Product.name, Product.deleted_at).where(
+                Product.id.in_(ids)
+            )
+        )
+    }
     rows = Markup("").join(
         Markup(
-            "<tr><td>{}</td><td class='text-right'>{}</td><td class='text-right'>{}</td></tr>"
-        ).format(line.product_id, grouped(line.quantity), money(line.unit_price_cents))
+            "<tr><td>{}{}</td><td><code>{}</code></td><td class='text-right'>{}</td>"
+            "<td class='text-right'>{}</td></tr>"
+        ).format(
+            products[line.product_id].name,
+            Markup(" <span class='text-muted'>(deleted)</span>")
+            if products[line.product_id].deleted_at
+            else "",
+            products[line.product_id].sku,
+            grouped(line.quantity),
+            money(line.unit_price_cents),
+        )
         for line in model.lines
     )
     return Markup(
-        "<table class='table table-sm'><tr><th>Product</th><th class='text-right'>Quantity"
-        "</th><th class='text-right'>Unit price</th></tr>{}</table>"
+        "<table class='table table-sm order-lines'><tr><th>Product</th><th>SKU</th>"
+        "<th class='text-right'>Quantity</th><th class='text-right'>Unit price</th></tr>{}"
+        "</table>"
     ).format(rows)
+
+
+def _cancel(public_id: str) -> tuple[str, str]:
+    """Cancel one order through the order service (its own transaction, retried on a
+    conflict); the flash message and its category."""
+    try:
+        _order, now = run_in_transaction(
+            db.session,
+            partial(cancel_order, public_id=public_id, cancelled_by=current_user.id),
+            retry=RetryPolicy(),
+        )
+    except OrderNotFound:
+        return "That order does not exist.", "error"
+    except (ConflictPersists, LockWaitTimeout):
+        return "The order is busy right now and was not cancelled: try again.", "error"
+    if not now:
+        return "This order was already cancelled: nothing changed.", "warning"
+    return "Order cancelled; its stock is back.", "success"
 
 
 class OrderView(SecureModelView):
@@ -47,6 +87,7 @@ class OrderView(SecureModelView):
     can_create = False
     can_edit = False
     can_delete = False
+    details_template = "admin/model/order_details.html"
     column_list = (
         "id",
         "public_id",
@@ -97,6 +138,20 @@ class OrderView(SecureModelView):
         return db.session.get(
             Order, ids[0], options=[joinedload(Order.customer), selectinload(Order.lines)]
         )
+
+    @expose("/cancel/", methods=("POST",))
+    def cancel_view(self):
+        """The Cancel button of an order's page (CSRF checked by the app's CSRFProtect)."""
+        ids = integer_ids([request.form.get("id", "")])
+        public_id = (
+            db.session.scalar(select(Order.public_id).where(Order.id == ids[0])) if ids else None
+        )
+        if public_id is None:
+            flash("That order does not exist.", "error")
+            return redirect(self.get_url(".index_view"))
+        message, category = _cancel(str(public_id))
+        flash(message, category)
+        return redirect(self.get_url(".details_view", id=ids[0]))
 
     @action("cancel", "Cancel", "Cancel the selected orders and return their stock?")
     def action_cancel(self, ids):

@@ -8,8 +8,11 @@ from app.dbconsole.activity import ActivityView
 from app.dbconsole.migrations import MigrationsView
 from app.dbconsole.overview import OverviewView
 from app.dbconsole.pool import PoolView
-from app.dbconsole.queries import QueriesView
 from app.dbconsole.schema import SchemaView
+from app.dbconsole.vacuum import VacuumView
+from app.workload.explain_box import ExplainBoxView
+from app.workload.queries import QueriesView
+from app.workload.regressions import RegressionsView
 
 
 def add_to_admin(admin: Admin) -> None:
@@ -20,9 +23,12 @@ def add_to_admin(admin: Admin) -> None:
     for view, name in (
         (PoolView, "Pool"),
         (QueriesView, "Queries"),
+        (RegressionsView, "Regressions"),
+        (ExplainBoxView, "Explain"),
         (MigrationsView, "Migrations"),
         (ActivityView, "Activity"),
         (SchemaView, "Schema"),
+        (VacuumView, "Vacuum"),
     ):
         slug = name.lower()
         admin.add_view(

@@ -1,24 +1,35 @@
 """/admin/db/: is the database healthy, and what to do about it.
 
 One row per check, each ``ok``, ``warning``, ``critical`` or ``unknown`` with the
-number behind it, one sentence and a link to the page with the detail. Every
-check's statement runs under a short statement timeout in a savepoint of its own:
-a check that cannot be evaluated on a sick database says "unknown" and why, and
-the others still answer. "Recently" is the last DB_CHECK_RECENT_MINUTES, from the
-differences the workers report (app/monitoring/recent.py).
+number behind it, one sentence and a link to the page with the detail; a failing
+check links to the row that causes it (the session's pid on the activity page, the
+index, constraint, sequence or table on the schema page, the statement's page).
+Failing checks come first: critical, then warning, then unknown, then ok.
+
+Every check runs in a savepoint of its own under a short statement timeout: a check
+that cannot be evaluated on a sick database (a timeout, an error, even a lost
+connection) says "unknown" and why, and the others still answer. The savepoint's
+own SAVEPOINT, RELEASE or ROLLBACK TO can be the statement the timeout cancels on a
+loaded server: then the transaction is rolled back (or the connection replaced) and
+the next check starts afresh. "Recently" is the last DB_CHECK_RECENT_MINUTES, from
+the differences the workers report (app/monitoring/recent.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
 from flask_admin import expose
+from psycopg import errors as pg_errors
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,13 +39,21 @@ from app.db.migration_scripts import include_object, migration_scripts
 from app.db.pgbouncer_admin import live_bouncer_pools
 from app.db.pool_plan import JOBS_ROLE
 from app.db.sql import query
+from app.dbconsole.durations import duration_text
 from app.extensions import db
+from app.history import windows
 from app.jobs.scheduler import OVERDUE_PERIODS, registered
 from app.monitoring.deployment import deployment_check
-from app.monitoring.worker_reports import live_reports, refresh_own_report
+from app.monitoring.worker_reports import WorkerReport, live_reports, refresh_own_report
+from app.workload.load_chart import load_section
+
+log = logging.getLogger(__name__)
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 SEVERITY = {OK: 0, UNKNOWN: 1, WARNING: 2, CRITICAL: 3}
+# The page's order: problems first; a check that could not answer may hide one, so it
+# comes before the ones that are fine.
+PAGE_ORDER = {CRITICAL: 0, WARNING: 1, UNKNOWN: 2, OK: 3}
 # Model drift needs the whole schema reflected: computed once per revision and
 # process, for this long.
 DRIFT_CACHE_SECONDS = 300
@@ -47,6 +66,8 @@ class Result:
     status: str
     value: str
     explanation: str
+    href: str | None = None  # where the cause is shown, when the check knows it
+    cause: str | None = None  # the link's text: "pid 4242", an index's name...
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,24 @@ class Check:
     value: str
     explanation: str
     link: str  # the admin endpoint with the detail
+    href: str  # the URL the row links to: the cause's row, else the detail page
+    cause: str  # the link's text
+
+
+def _at(endpoint: str, anchor: str | None = None, **values) -> str:
+    """The URL of ``endpoint`` (with ``values``), at ``#anchor`` if given."""
+    return url_for(endpoint, _anchor=anchor, **values)
+
+
+def _not_evaluated(error: BaseException, timeout_ms: int, lock_timeout_ms: int) -> str:
+    """Why a check has no answer, in one line: a timeout says how long it waited."""
+    original = getattr(error, "orig", None)
+    if isinstance(original, pg_errors.LockNotAvailable):
+        waited = duration_text(lock_timeout_ms / 1000)
+        return f"not evaluated: waited for a lock longer than {waited}"
+    if isinstance(original, pg_errors.QueryCanceled) and "statement timeout" in str(original):
+        return f"not evaluated: timed out after {duration_text(timeout_ms / 1000)}"
+    return f"not evaluated: {first_line(error)}"
 
 
 def _sql(conn: Connection, name: str, **params):
@@ -80,7 +119,21 @@ class Overview:
         self.conn = conn
         self.limits = app.config["DB_CHECKS"]
         self.minutes = app.config["DB_CHECK_RECENT_MINUTES"]
-        self.reports = live_reports(db.session, app)
+        self._reports: Sequence[WorkerReport] = ()
+        self._reports_error: SQLAlchemyError | None = None
+        try:
+            self._reports = live_reports(db.session, app)
+        except SQLAlchemyError as error:
+            # The checks that read the reports say "unknown"; the others still answer.
+            db.session.rollback()
+            self._reports_error = error
+
+    @property
+    def reports(self) -> Sequence[WorkerReport]:
+        """The live workers' reports (raises what reading them raised)."""
+        if self._reports_error is not None:
+            raise self._reports_error
+        return self._reports
 
     def recent(self, key: str) -> int:
         """The workers' reported change of ``key`` over the recent window, summed."""
@@ -107,7 +160,15 @@ class Overview:
             if bouncer and "error" not in bouncer and bouncer["clients_waiting"]:
                 status = max(status, WARNING, key=SEVERITY.__getitem__)
                 notes.append(f"{bouncer['clients_waiting']} client(s) waiting at PgBouncer")
-        return Result(status, f"{row.in_use}/{allowed}", "; ".join(notes))
+        if status == OK:
+            return Result(status, f"{row.in_use}/{allowed}", "; ".join(notes))
+        return Result(
+            status,
+            f"{row.in_use}/{allowed}",
+            "; ".join(notes),
+            _at("db_pool.index", "server-connections"),
+            "connections by application",
+        )
 
     def pool_waits(self) -> Result:
         waits, timeouts = self.recent("pool_waits"), self.recent("pool_timeouts")
@@ -117,6 +178,8 @@ class Overview:
             f"{waits} waits, {timeouts} timeouts",
             f"requests that waited for a pooled connection in the last {self.minutes} min"
             + (" (a timeout answers 503)" if timeouts else ""),
+            _at("db_pool.index", "workers") if status != OK else None,
+            "the workers' pools" if status != OK else None,
         )
 
     def long_running(self) -> Result:
@@ -128,12 +191,15 @@ class Overview:
             if not row.sessions
             else _level(longest, seconds, self.limits["LONG_RUNNING_CRITICAL_SECONDS"])
         )
-        explanation = (
-            f"statements running longer than {seconds} s"
-            if not row.sessions
-            else f"longest {longest:.0f} s: pid {row.oldest_pid} ({row.oldest_application})"
+        if not row.sessions:
+            return Result(status, "0", f"statements running longer than {duration_text(seconds)}")
+        return Result(
+            status,
+            str(row.sessions),
+            f"longest {duration_text(longest)}: pid {row.oldest_pid} ({row.oldest_application})",
+            _at("db_activity.index", f"pid-{row.oldest_pid}"),
+            f"pid {row.oldest_pid}",
         )
-        return Result(status, str(row.sessions), explanation)
 
     def idle_in_transaction(self) -> Result:
         seconds = self.limits["IDLE_IN_TRANSACTION_SECONDS"]
@@ -144,14 +210,21 @@ class Overview:
             if not row.sessions
             else _level(longest, seconds, self.limits["IDLE_IN_TRANSACTION_CRITICAL_SECONDS"])
         )
-        explanation = (
-            f"sessions idle inside a transaction longer than {seconds} s hold locks and "
-            f"keep vacuum from cleaning up"
-            if not row.sessions
-            else f"longest {longest:.0f} s: pid {row.oldest_pid} ({row.oldest_application}); "
-            f"it holds its locks until it ends"
+        if not row.sessions:
+            return Result(
+                status,
+                "0",
+                f"sessions idle inside a transaction longer than {duration_text(seconds)} "
+                f"hold locks and keep vacuum from cleaning up",
+            )
+        return Result(
+            status,
+            str(row.sessions),
+            f"longest {duration_text(longest)}: pid {row.oldest_pid} "
+            f"({row.oldest_application}); it holds its locks until it ends",
+            _at("db_activity.index", f"pid-{row.oldest_pid}"),
+            f"pid {row.oldest_pid}",
         )
-        return Result(status, str(row.sessions), explanation)
 
     def blocked(self) -> Result:
         seconds = self.limits["BLOCKED_SECONDS"]
@@ -162,21 +235,33 @@ class Overview:
             if not row.sessions
             else _level(longest, seconds, self.limits["BLOCKED_CRITICAL_SECONDS"])
         )
-        explanation = (
-            f"sessions waiting for a lock longer than {seconds} s"
-            if not row.sessions
-            else f"waiting up to {longest:.0f} s; blocked by pid {row.blocker_pid} "
-            f"({row.blocker_application}, {row.blocker_state})"
+        if not row.sessions:
+            return Result(
+                status, "0", f"sessions waiting for a lock longer than {duration_text(seconds)}"
+            )
+        # The blocker is the cause: its row is where "Terminate session" is.
+        return Result(
+            status,
+            str(row.sessions),
+            f"waiting up to {duration_text(longest)}; blocked by pid {row.blocker_pid} "
+            f"({row.blocker_application}, {row.blocker_state})",
+            _at("db_activity.index", f"pid-{row.blocker_pid}"),
+            f"blocker pid {row.blocker_pid}",
         )
-        return Result(status, str(row.sessions), explanation)
 
     def leaks(self) -> Result:
         held = [h for r in self.reports for h in r.pool["held_too_long"]]
         seconds = self.app.config["DB_LEAK_SECONDS"]
-        explanation = f"pooled connections checked out longer than {seconds} s" + (
-            f"; the longest, {held[0]['seconds']} s, taken at {held[0]['location']}" if held else ""
+        explanation = f"pooled connections checked out longer than {duration_text(seconds)}" + (
+            f"; the longest, {duration_text(held[0]['seconds'])}, taken at {held[0]['location']}"
+            if held
+            else ""
         )
-        return Result(WARNING if held else OK, str(len(held)), explanation)
+        if not held:
+            return Result(OK, "0", explanation)
+        return Result(
+            WARNING, str(len(held)), explanation, _at("db_pool.index", "held"), "held connections"
+        )
 
     def invalid_indexes(self) -> Result:
         row = _sql(self.conn, "invalid_indexes")
@@ -185,20 +270,26 @@ class Overview:
             str(row.indexes),
             "indexes an interrupted CREATE INDEX CONCURRENTLY left behind: never used, "
             "still maintained" + (f": {', '.join(row.names)}" if row.indexes else ""),
+            _at("db_schema.index", f"index-{row.first_index}") if row.indexes else None,
+            row.first_index,
         )
 
     def not_valid_constraints(self) -> Result:
         row = _sql(self.conn, "not_valid_constraints")
+        first = row.first_constraint
         return Result(
             WARNING if row.constraints else OK,
             str(row.constraints),
             "constraints added NOT VALID and never validated: old rows are unchecked"
             + (f": {', '.join(row.names)}" if row.constraints else ""),
+            _at("db_schema.index", f"constraint-{first}") if first else None,
+            first,
         )
 
     def migrations(self) -> Result:
         pending, drift = migration_state(self.conn)
         status = CRITICAL if pending else WARNING if drift else OK
+        where = "pending" if pending else "drift" if drift else None
         explanation = (
             f"{len(pending)} pending: run flask db upgrade (/readyz is 503 meanwhile)"
             if pending
@@ -206,7 +297,13 @@ class Overview:
             if drift
             else "at head, and the models match the database"
         )
-        return Result(status, f"{len(pending)} pending", explanation)
+        return Result(
+            status,
+            f"{len(pending)} pending",
+            explanation,
+            _at("db_migrations.index", where) if where else None,
+            where,
+        )
 
     def xid_age(self) -> Result:
         row = _sql(self.conn, "xid_age")
@@ -217,6 +314,8 @@ class Overview:
             f"{row.age:,}",
             f"oldest database {row.oldest!r}; autovacuum freezes from "
             f"{row.freeze_max_age:,}; PostgreSQL stops at about 2,100,000,000",
+            _at("db_schema.index", "xid-age") if status != OK else None,
+            "transaction-ID age" if status != OK else None,
         )
 
     def sequence_headroom(self) -> Result:
@@ -229,10 +328,13 @@ class Overview:
             self.limits["SEQUENCE_CRITICAL_PERCENT"],
         )
         fed = f" feeding {row.table_name}.{row.column_name}" if row.column_name else ""
+        # last_value is NULL for a sequence never used.
         return Result(
             status,
             f"{row.used_percent} %",
-            f"{row.sequence_name}{fed} is at {row.last_value:,} of {row.maximum:,}",
+            f"{row.sequence_name}{fed} is at {row.last_value or 0:,} of {row.maximum:,}",
+            _at("db_schema.index", f"sequence-{row.sequence_name}") if status != OK else None,
+            row.sequence_name if status != OK else None,
         )
 
     def vacuum(self) -> Result:
@@ -243,11 +345,15 @@ class Overview:
             dead_percent=self.limits["DEAD_TUPLES_PERCENT"],
             stale_days=self.limits["VACUUM_STALE_DAYS"],
         )
+        worst_table = f"{row.worst_schema}.{row.worst_table}" if row.tables else None
         return Result(
             WARNING if row.tables else OK,
             str(row.tables),
-            "tables with many dead tuples or no vacuum for long"
-            + (f"; worst {row.worst_table} ({row.most_dead:,} dead)" if row.tables else ""),
+            f"tables with many dead tuples, or with dead tuples and no vacuum for "
+            f"{self.limits['VACUUM_STALE_DAYS']} d"
+            + (f"; worst {worst_table} ({row.most_dead:,} dead)" if row.tables else ""),
+            _at("db_schema.index", f"table-{worst_table}") if worst_table else None,
+            worst_table,
         )
 
     def cache_hit(self) -> Result:
@@ -266,6 +372,8 @@ class Overview:
             status,
             f"{percent:.2f} %",
             f"blocks found in shared buffers ({row.blks_read:,} read from disk)",
+            _at("db_queries.index", "statistics-section") if status != OK else None,
+            "the server's statements" if status != OK else None,
         )
 
     def slow_queries(self) -> Result:
@@ -274,8 +382,29 @@ class Overview:
         status = (
             CRITICAL if slow >= self.limits["SLOW_QUERIES_CRITICAL"] else WARNING if slow else OK
         )
+        # Read whatever the count: the page issues the same statements every time.
+        slowest = self.conn.execute(
+            query("app.dbconsole", "check_slow_queries.sql"), {"minutes": self.minutes}
+        ).first()
+        explanation = (
+            f"statements over {duration_text(threshold / 1000)} in the last {self.minutes} min"
+        )
+        if status == OK:
+            return Result(status, str(slow), explanation)
+        if slowest is None:
+            return Result(
+                status,
+                str(slow),
+                explanation,
+                _at("db_queries.index", "captured-section"),
+                "captured statements",
+            )
         return Result(
-            status, str(slow), f"statements over {threshold} ms in the last {self.minutes} min"
+            status,
+            str(slow),
+            f"{explanation}; the slowest took {duration_text(slowest.max_ms / 1000)}",
+            _at("db_queries.statement_view", fingerprint=slowest.fingerprint),
+            "the slowest statement",
         )
 
     def n_plus_one(self) -> Result:
@@ -303,9 +432,11 @@ class Overview:
         status = CRITICAL if row.streaming < row.replicas else WARNING if lag > max_lag else OK
         return Result(
             status,
-            f"{lag:.1f} s",
+            duration_text(lag),
             f"{row.streaming} of {row.replicas} replica(s) streaming; replay lag "
-            f"(reports skip a replica behind by more than {max_lag} s)",
+            f"(reports skip a replica behind by more than {duration_text(max_lag)})",
+            _at("db_pool.index", "replication") if status != OK else None,
+            "the replicas" if status != OK else None,
         )
 
     def jobs(self) -> Result:
@@ -318,6 +449,8 @@ class Overview:
                 "0 processes",
                 "no jobs process is running: the rollups, the history's hourly folds and "
                 "the sales rates stand still (start `flask jobs run`; `flask serve` does)",
+                _at("db_pool.index", "workers"),
+                "the processes",
             )
         rows = {row.job: row for row in self.conn.execute(query("app.dbconsole", "check_jobs.sql"))}
         now = datetime.now(UTC)
@@ -330,16 +463,19 @@ class Overview:
             since = last or running_since
             if since is not None and now - since <= allowed:
                 continue
-            why = f"last success {_ago(now - last)} ago" if last else "no success yet"
+            why = f"last success {duration_text(now - last)} ago" if last else "no success yet"
             if row is not None and row.last_failure and (not last or row.last_failure > last):
                 why += f", failing: {row.last_error}"
             late.append(f"{job.name} ({why})")
         count = f"{len(processes)} process{'es' if len(processes) != 1 else ''}"
         if late:
+            # The jobs process's row: no page lists the jobs one by one.
             return Result(
                 WARNING,
                 f"{len(late)} late",
                 f"not run to success for {OVERDUE_PERIODS} periods: " + "; ".join(late),
+                _at("db_pool.index", "workers"),
+                "the jobs process",
             )
         return Result(OK, count, f"every job ran on time ({count})")
 
@@ -363,31 +499,104 @@ class Overview:
                 self.limits["ROLLUP_QUEUE_CRITICAL_SECONDS"],
             )
             status = max(status, level, key=SEVERITY.__getitem__)
-            notes.append(f"the oldest change has waited {_ago(timedelta(seconds=float(age)))}")
+            notes.append(f"the oldest change has waited {duration_text(float(age))}")
         else:
             notes.append("no change waits for the fold")
         audited = row.audited_at
         notes.append(
-            f"last audited {_ago(datetime.now(UTC) - audited)} ago"
+            f"last audited {duration_text(datetime.now(UTC) - audited)} ago"
             if audited
             else "not audited yet"
         )
-        value = "differ" if row.failed_audits else _ago(timedelta(seconds=float(age or 0)))
-        return Result(status, value, "; ".join(notes))
+        value = "differ" if row.failed_audits else duration_text(age) if age is not None else "-"
+        if status == OK:
+            return Result(status, value, "; ".join(notes))
+        return Result(status, value, "; ".join(notes), _at("reports.index"), "the reports")
+
+    def evaluate(self, method: Callable[[Overview], Result]) -> Result:
+        """One check in a savepoint of its own; whatever goes wrong (a timeout, an
+        error, a lost connection, even at the savepoint's own boundary) makes it
+        ``unknown`` with the reason, never the page's error."""
+        timeout_ms = self.limits["STATEMENT_TIMEOUT_MS"]
+        try:
+            if not self.conn.in_transaction():
+                self._begin()
+            savepoint = self.conn.begin_nested()
+        except Exception as error:
+            # SAVEPOINT runs under the timeout too: on a loaded server it can be the
+            # statement cancelled. Start afresh for the next check.
+            self._start_afresh()
+            return self._unknown(method, error, timeout_ms)
+        try:
+            result = method(self)
+        except Exception as error:
+            # Any failure, not only the database's: one broken check must not take the
+            # page (the operator's view of a bad day) down with it. Logged in full.
+            self._undo(savepoint)
+            return self._unknown(method, error, timeout_ms)
+        try:
+            savepoint.commit()
+        except Exception:
+            # The check answered; only its RELEASE failed (cancelled by the timeout,
+            # the connection lost): keep the answer, start afresh for the next one.
+            log.warning("overview: RELEASE after %s failed", method.__name__, exc_info=True)
+            self._start_afresh()
+        return result
+
+    def _begin(self) -> None:
+        # The checks' short timeout, local to the transaction: it ends with it.
+        self.conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"),
+            {"ms": str(self.limits["STATEMENT_TIMEOUT_MS"])},
+        )
+
+    def _unknown(self, method: Callable[[Overview], Result], error: Exception, ms: int) -> Result:
+        log.warning("overview check %s not evaluated", method.__name__, exc_info=True)
+        lock_ms = self.app.config["DB_LOCK_TIMEOUT_MS"]
+        return Result(UNKNOWN, "?", _not_evaluated(error, ms, lock_ms))
+
+    def _undo(self, savepoint) -> None:
+        # Back to the savepoint; if even that fails (cancelled, the connection
+        # gone), start afresh.
+        try:
+            savepoint.rollback()
+        except Exception:
+            log.warning("overview: ROLLBACK TO SAVEPOINT failed", exc_info=True)
+            self._start_afresh()
+            return
+        if not self.conn.in_transaction() or self.conn.invalidated:
+            self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """Roll the whole transaction back (a check only reads); if that fails too,
+        drop the connection: the next check's first statement takes a new one."""
+        try:
+            self.conn.rollback()
+        except SQLAlchemyError:
+            log.warning("overview: rollback failed, reconnecting", exc_info=True)
+            with contextlib.suppress(SQLAlchemyError):
+                self.conn.invalidate()
+                self.conn.rollback()
 
     def run(self) -> list[Check]:
-        """Every check; one that fails to answer becomes ``unknown`` with the reason."""
+        """Every check, problems first; one that fails to answer is ``unknown`` with
+        the reason."""
         checks: list[Check] = []
         for name, title, link, method in CHECKS:
-            savepoint = self.conn.begin_nested()
-            try:
-                result = method(self)
-                savepoint.commit()
-            except SQLAlchemyError as error:
-                savepoint.rollback()
-                result = Result(UNKNOWN, "?", f"not evaluated: {first_line(error)}")
-            checks.append(Check(name, title, result.status, result.value, result.explanation, link))
-        return checks
+            result = self.evaluate(method)
+            checks.append(
+                Check(
+                    name,
+                    title,
+                    result.status,
+                    result.value,
+                    result.explanation,
+                    link,
+                    result.href or _at(link),
+                    result.cause or "details",
+                )
+            )
+        return by_urgency(checks)
 
 
 CHECKS: list[tuple[str, str, str, Callable[[Overview], Result]]] = [
@@ -422,13 +631,10 @@ CHECKS: list[tuple[str, str, str, Callable[[Overview], Result]]] = [
 ]
 
 
-def _ago(span: timedelta) -> str:
-    """A span in the largest whole unit that fits: 45 s, 12 min, 3 h, 2 d."""
-    seconds = max(int(span.total_seconds()), 0)
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+def by_urgency(checks: list[Check]) -> list[Check]:
+    """``checks`` critical first, then warning, unknown and ok; the order of
+    :data:`CHECKS` within each (the sort is stable)."""
+    return sorted(checks, key=lambda check: PAGE_ORDER[check.status])
 
 
 _drift_cache: dict[str, tuple[float, list[str]]] = {}
@@ -461,14 +667,12 @@ def migration_state(conn: Connection) -> tuple[list[str], list[str]]:
 
 
 def overview(app: Flask) -> list[Check]:
-    """Every check, evaluated now on one connection."""
+    """Every check, evaluated now on one connection (in one read-only transaction
+    unless a check's failure needs a fresh one), problems first."""
     with db.engine.connect() as conn:
-        conn.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"),
-            {"ms": str(app.config["DB_CHECKS"]["STATEMENT_TIMEOUT_MS"])},
-        )
         checks = Overview(app, conn).run()
-        conn.rollback()
+        with contextlib.suppress(SQLAlchemyError):
+            conn.rollback()
     return checks
 
 
@@ -486,9 +690,14 @@ class OverviewView(SecureBaseView):
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         refresh_own_report(app)
         checks = overview(app)
+        shown = windows.window(db.session, request.args.get("window"))
         return self.render(
             "admin/db/overview.html",
+            window=shown,
+            windows=windows.WINDOWS,
+            load=load_section(db.session, shown, windows.markers(db.session, shown)),
             checks=checks,
+            counts=Counter(check.status for check in checks),
             worst=worst(checks),
             minutes=app.config["DB_CHECK_RECENT_MINUTES"],
             checked_at=datetime.now(UTC).strftime("%H:%M:%S"),

@@ -4,9 +4,11 @@ and connections held too long."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from flask import Flask, current_app, request
 from flask_admin import expose
+from sqlalchemy import Row
 
 from app.auth.guards import SecureBaseView
 from app.db.pgbouncer_admin import live_bouncer_pools, process_bouncer_limits
@@ -18,11 +20,11 @@ from app.db.pool_plan import (
 )
 from app.db.sql import query
 from app.db.transactions import DbSession
-from app.dbconsole import history_charts
 from app.extensions import db
 from app.history import windows
 from app.monitoring.deployment import deployment_check
 from app.monitoring.worker_reports import HOST, live_reports, refresh_own_report
+from app.workload import history_charts
 
 
 def live_workers(session: DbSession, app: Flask) -> list[dict]:
@@ -48,6 +50,89 @@ def live_workers(session: DbSession, app: Flask) -> list[dict]:
     ]
 
 
+def _app_tier(workers: list[dict]) -> dict:
+    rows = [
+        {
+            "instance": w["instance"] or w["host"],
+            "pid": w["pid"],
+            "role": w["role"],
+            "size": w["pool"].get("size", 0),
+            "max_overflow": w["pool"].get("max_overflow", 0),
+            "checked_out": w["pool"].get("checked_out", 0),
+            "idle": w["pool"].get("checked_in", 0),
+            "overflow": w["pool"].get("overflow", 0),
+            "waiting": w["pool"].get("waiting") or 0,
+            "waits": w["pool"].get("waits", 0),
+            "wait_seconds": w["pool"].get("wait_seconds", 0.0),
+        }
+        for w in workers
+    ]
+    totals = {
+        key: sum(row[key] for row in rows)
+        for key in ("checked_out", "idle", "overflow", "waiting", "waits")
+    }
+    return {
+        "workers": rows,
+        **totals,
+        "wait_seconds": round(sum(row["wait_seconds"] for row in rows), 3),
+    }
+
+
+def _server_tier(backends: Sequence[Row]) -> dict:
+    states = {row.state: row for row in backends}
+    return {
+        "states": backends,
+        "total": sum(row.backends for row in backends),
+        "active": states["active"].backends if "active" in states else 0,
+        "idle_in_transaction": sum(
+            row.backends for row in backends if row.state.startswith("idle in transaction")
+        ),
+        "waiting_for_locks": sum(row.waiting_for_locks for row in backends),
+    }
+
+
+def pool_chain(
+    workers: list[dict], bouncer: dict | None, backends: Sequence[Row], pooler: str
+) -> dict:
+    """The path of a request's connection as one chain: every worker's SQLAlchemy
+    pool, then PgBouncer (when its admin console is configured), then the server's
+    backends, with the bottleneck: the tier nearest the server where something waits
+    (waiters further up are backed up behind it)."""
+    app_tier = _app_tier(workers)
+    server = _server_tier(backends)
+    bouncer_ok = bouncer is not None and "error" not in bouncer
+    bottleneck, reason = None, None
+    if server["waiting_for_locks"]:
+        bottleneck = "server"
+        reason = (
+            f"{server['waiting_for_locks']} of the app's backends wait for a lock: the "
+            "holdup is inside the database (see Activity)."
+        )
+    elif bouncer is not None and bouncer_ok and bouncer["clients_waiting"]:
+        bottleneck = "bouncer"
+        reason = (
+            f"{bouncer['clients_waiting']} client(s) wait at PgBouncer for a server "
+            f"connection (the longest for {bouncer['max_wait_seconds']:.3f} s): its server "
+            f"pool ({bouncer['servers_active'] + bouncer['servers_idle']} connections now) "
+            "is the bottleneck."
+        )
+    elif app_tier["waiting"]:
+        bottleneck = "app"
+        reason = (
+            f"{app_tier['waiting']} request(s) wait for a connection from their worker's "
+            "pool: the app pools are the bottleneck."
+        )
+    return {
+        "app": app_tier,
+        "bouncer": bouncer,
+        "bouncer_ok": bouncer_ok,
+        "pooler": pooler,
+        "server": server,
+        "bottleneck": bottleneck,
+        "reason": reason,
+    }
+
+
 def pool_page(session: DbSession, app: Flask) -> dict:
     """Everything the pool page shows."""
     workers = live_workers(session, app)
@@ -69,10 +154,12 @@ def pool_page(session: DbSession, app: Flask) -> dict:
         for w in workers
         for h in w["pool"]["held_too_long"]
     ]
-    bouncer_live = None
-    if app.config["DB_POOLER"] == "pgbouncer" and app.config["DB_POOLER_ADMIN_URL"]:
-        bouncer_live = live_bouncer_pools(app.config)
+    # Read whenever an admin console is configured (None without one, {"error": ...}
+    # when it cannot be read: the page says so).
+    bouncer_live = live_bouncer_pools(app.config)
+    backends = session.execute(query("app.dbconsole", "pool_chain_backends.sql")).all()
     return {
+        "chain": pool_chain(workers, bouncer_live, backends, app.config["DB_POOLER"]),
         "workers": workers,
         "deployment": deployment_check(session, app),
         "bouncer_live": bouncer_live,

@@ -5,6 +5,7 @@ SELECT pid, usename, application_name, client_addr, backend_type, state,
        round(extract(epoch FROM clock_timestamp() - xact_start)::numeric, 1)
            AS transaction_seconds,
        round(extract(epoch FROM clock_timestamp() - query_start)::numeric, 1) AS query_seconds,
+       round(extract(epoch FROM clock_timestamp() - state_change)::numeric, 1) AS state_seconds,
        pg_blocking_pids(pid) AS blocked_by,
        left(query, 1000) AS query
 FROM pg_stat_activity

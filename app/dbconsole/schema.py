@@ -1,7 +1,13 @@
 """/admin/db/schema/: sizes, index health, bloat, vacuum and sequence headroom, each
 finding with a ready-to-paste Alembic migration that does the safe thing
 (``CONCURRENTLY`` in an autocommit block, ``VALIDATE CONSTRAINT``) and that squawk
-accepts (the tests lint every kind of snippet)."""
+accepts (the tests lint every kind of snippet).
+
+"Unused" means no scan since the statistics started counting, which proves nothing
+on a server up for minutes: that advice waits until the statistics cover
+INDEX_ADVICE_MIN_DAYS. An index that backs a constraint (primary key, unique,
+exclusion) or is unique is never proposed for dropping (schema_indexes.sql).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from psycopg import sql as pgsql
 from app.auth.guards import SecureBaseView
 from app.db.sql import query
 from app.db.transactions import DbSession
+from app.dbconsole.durations import duration_text
 from app.extensions import db
 
 SEQUENCE_ROWS = 20
@@ -121,9 +128,43 @@ def widen_column_snippet(table: str, column: str) -> str:
     )
 
 
-def findings(indexes, constraints, sequences, warn_percent: float) -> list[Finding]:
-    """What the schema page suggests fixing, each with its migration."""
+@dataclass(frozen=True)
+class IndexAdvice:
+    """Whether the index statistics are old enough to call an index unused."""
+
+    ready: bool
+    covered: str  # how long the statistics have been counting: "5 min"
+    required: str  # how long they must: "7 days"
+
+    @property
+    def waiting(self) -> str:
+        """What the page says while the advice waits."""
+        return (
+            f"index usage statistics cover only {self.covered}; advice about unused "
+            f"indexes waits until they cover {self.required}"
+        )
+
+
+def index_advice(stats_age_seconds: float | None, min_days: int) -> IndexAdvice:
+    """Unused-index advice is offered once the statistics span ``min_days`` days."""
+    age = float(stats_age_seconds or 0)
+    days = f"{min_days} day" if min_days == 1 else f"{min_days} days"
+    return IndexAdvice(age >= min_days * 86_400, duration_text(age), days)
+
+
+def findings(
+    indexes, constraints, sequences, warn_percent: float, *, unused_advice: bool = True
+) -> list[Finding]:
+    """What the schema page suggests fixing, each with its migration. Unused indexes
+    only with ``unused_advice`` (statistics old enough to tell)."""
     found: list[Finding] = []
+    # An index another one is proposed as redundant to keeps serving those queries:
+    # never propose dropping it too, however unused it looks.
+    covering = {
+        index.covered_by
+        for index in indexes
+        if index.indisvalid and (index.duplicate or index.covered_by)
+    }
     for index in indexes:
         if not index.indisvalid:
             found.append(
@@ -154,7 +195,7 @@ def findings(indexes, constraints, sequences, warn_percent: float) -> list[Findi
                     ),
                 )
             )
-        elif index.unused:
+        elif index.unused and unused_advice and index.index_name not in covering:
             why = "no scan since statistics were reset; it only costs writes and space"
             found.append(
                 Finding(
@@ -208,13 +249,15 @@ def schema_page(session: DbSession) -> dict:
         query("app.dbconsole", "schema_sequences.sql"), {"limit": SEQUENCE_ROWS}
     ).all()
     warn = current_app.config["DB_CHECKS"]["SEQUENCE_WARNING_PERCENT"]
+    advice = index_advice(database.stats_age_seconds, current_app.config["INDEX_ADVICE_MIN_DAYS"])
     return {
         "database": database,
         "tables": tables,
         "indexes": indexes,
         "constraints": constraints,
         "sequences": sequences,
-        "findings": findings(indexes, constraints, sequences, warn),
+        "index_advice": advice,
+        "findings": findings(indexes, constraints, sequences, warn, unused_advice=advice.ready),
     }
 
 

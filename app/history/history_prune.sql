@@ -37,6 +37,16 @@ server_statements AS (
         SELECT ctid FROM db_history_server_statements WHERE bucket < :before LIMIT :batch))
     RETURNING 1
 ),
+load AS (
+    DELETE FROM db_history_load WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM db_history_load WHERE bucket < :before LIMIT :batch))
+    RETURNING 1
+),
+load_samples AS (
+    DELETE FROM db_history_load_samples WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM db_history_load_samples WHERE bucket < :before LIMIT :batch))
+    RETURNING 1
+),
 connections AS (
     DELETE FROM db_history_connections WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM db_history_connections WHERE bucket < :before LIMIT :batch))
@@ -74,6 +84,8 @@ SELECT (SELECT count(*) FROM endpoints) AS endpoints,
        (SELECT count(*) FROM pool) AS pool,
        (SELECT count(*) FROM pool_hourly) AS pool_hourly,
        (SELECT count(*) FROM server_statements) AS server_statements,
+       (SELECT count(*) FROM load) AS load,
+       (SELECT count(*) FROM load_samples) AS load_samples,
        (SELECT count(*) FROM connections) AS connections,
        (SELECT count(*) FROM events) AS events,
        (SELECT count(*) FROM job_runs) AS job_runs,

@@ -211,3 +211,30 @@ class HistoryHour(Model):
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     writes: Mapped[int] = mapped_column(BigInteger)
     folded_writes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LoadMinute(Model):
+    """Database load over one minute (app/history/load.py samples it every second):
+    how many sampled active sessions waited on each wait event (``CPU``: none),
+    for each route and statement shape. Average active sessions = ``sessions`` over
+    the minute's ``LoadSamples.samples``."""
+
+    __tablename__ = "db_history_load"
+
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    wait_class: Mapped[str] = mapped_column(Text, primary_key=True)
+    wait_event: Mapped[str] = mapped_column(Text, primary_key=True)
+    route: Mapped[str] = mapped_column(Text, primary_key=True)
+    statement_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    # The statement's comparable form (constants as ?), cut to LOAD_STATEMENT_CHARS.
+    statement: Mapped[str] = mapped_column(Text)
+    sessions: Mapped[int] = mapped_column(Integer)
+
+
+class LoadSamples(Model):
+    """How many one-second samples of the load were taken in a minute."""
+
+    __tablename__ = "db_history_load_samples"
+
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)

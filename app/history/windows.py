@@ -327,3 +327,33 @@ def server_statement_series(session: DbSession, shown: Window, queryids: list[in
         "mean": [p.total_ms / p.calls / 1000 if p and p.calls else None for p in points],
         "total": sum((p.calls for p in points if p), 0),
     }
+
+
+# The load chart's wait classes in a fixed order (the rest after them, by name), so
+# a class keeps its colour from page to page.
+WAIT_CLASSES = ("CPU", "Lock", "LWLock", "IO", "IPC", "Client", "Timeout", "BufferPin", "Activity")
+
+
+def load_series(session: DbSession, shown: Window) -> dict[str, list[float | None]]:
+    """Average active sessions per time point, by wait class (None: not sampled)."""
+    sampled: set[datetime] = set()
+    by_class: dict[str, dict[datetime, float]] = defaultdict(dict)
+    for row in session.execute(query("app.history", "load_series.sql"), shown.params()):
+        sampled.add(row.bin)
+        if row.wait_class is not None:
+            by_class[row.wait_class][row.bin] = row.sessions
+    order = [c for c in WAIT_CLASSES if c in by_class] + sorted(set(by_class) - set(WAIT_CLASSES))
+    return {
+        wait: [by_class[wait].get(t, 0.0) if t in sampled else None for t in shown.times]
+        for wait in order
+    }
+
+
+def load_top(session: DbSession, shown: Window, by: str, limit: int = 10) -> list[Any]:
+    """The window's load by statement shape or by route (``by``), largest first:
+    average active sessions over the window and their split by wait class."""
+    return list(
+        session.execute(
+            query("app.history", "load_top.sql"), shown.params(by=by, limit=limit)
+        ).all()
+    )

@@ -38,6 +38,7 @@ from app.db.errors import first_line
 from app.db.sql import query
 from app.db.transactions import DbSession, run_in_transaction
 from app.monitoring.counters import histogram, labelled_counter
+from app.monitoring.statement_tags import current_job
 
 log = logging.getLogger(__name__)
 SUCCESS, FAILURE = "success", "failure"
@@ -146,6 +147,14 @@ class JobRunner:
 
     def _claim_and_run(self, job: Job, session: DbSession, at: datetime) -> bool:
         started = time.perf_counter()
+        # The job's statements name it in their comment (app/monitoring/statement_tags.py).
+        token = current_job.set(job.name)
+        try:
+            return self._run(job, session, at, started)
+        finally:
+            current_job.reset(token)
+
+    def _run(self, job: Job, session: DbSession, at: datetime, started: float) -> bool:
         try:
             if job.atomic:
 

@@ -61,6 +61,13 @@ current_account: ContextVar[RequestAccount | None] = ContextVar(
 )
 
 
+def is_static_endpoint(endpoint: str) -> bool:
+    """A file served as it is (``static``, a blueprint's ``admin.static``, the icon):
+    kept out of the console's endpoint history, where its many quick hits would make
+    it the "busiest endpoint" of an app that did no work for them."""
+    return endpoint in ("static", "favicon") or endpoint.endswith(".static")
+
+
 class NPlusOneDetected(RuntimeError):
     """A request ran the same statement many times (raised only when configured)."""
 
@@ -111,9 +118,10 @@ def install_request_hooks(app: Flask) -> None:
         REQUEST_SECONDS.observe(
             total_ms / 1000, request.method, account.endpoint, f"{status // 100}xx"
         )
-        minute_totals.record_request(
-            account.endpoint, status, total_ms / 1000, account.seconds, account.queries
-        )
+        if not is_static_endpoint(account.endpoint):
+            minute_totals.record_request(
+                account.endpoint, status, total_ms / 1000, account.seconds, account.queries
+            )
         # No statement can repeat ``threshold`` times in fewer queries than that.
         repeated, times = ("", 0)
         if account.queries >= threshold:

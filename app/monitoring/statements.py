@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from app.monitoring import statement_tags
 from app.monitoring.counters import histogram
 from app.monitoring.minute_totals import minute_totals
 from app.monitoring.request_accounting import current_account
@@ -180,6 +181,8 @@ class TimedCursor(psycopg.Cursor[TupleRow]):
     the timing itself (issue 13's profile)."""
 
     record: Callable[[str, object, float], None]
+    # The sqlcommenter comment for the statement about to run (None: send as is).
+    tag: Callable[[], str] | None = None
 
     # psycopg's two signatures: a template string carries its own values.
     @overload
@@ -211,7 +214,8 @@ class TimedCursor(psycopg.Cursor[TupleRow]):
                 if params is not None:  # refused by psycopg as well
                     raise TypeError("a template string query takes no parameters")
                 return super().execute(query, prepare=prepare, binary=binary)
-            return super().execute(query, params, prepare=prepare, binary=binary)
+            sent = self.tag() + query if self.tag is not None and isinstance(query, str) else query
+            return super().execute(sent, params, prepare=prepare, binary=binary)
         finally:
             self.record(_text(query, self), params, time.perf_counter() - started)
 
@@ -239,6 +243,14 @@ def install_statement_events(engine: Engine, app: Flask) -> None:
     """Time every statement on ``engine``'s connections; capture the slow ones."""
     threshold_seconds = app.config["SLOW_QUERY_MS"] / 1000
 
+    def endpoint_now() -> str:
+        account = current_account.get()
+        return account.endpoint if account is not None else request_endpoint()
+
+    def tag() -> str:
+        # The frame of whoever called execute(): code_location walks out to our code.
+        return statement_tags.comment(endpoint_now(), code_location(sys._getframe(2)))
+
     def record(statement: str, parameters: object, seconds: float) -> None:
         STATEMENT_SECONDS.observe(seconds)
         account = current_account.get()
@@ -250,7 +262,14 @@ def install_statement_events(engine: Engine, app: Flask) -> None:
             account.add(statement, seconds)
 
     # One cursor class per engine: each app has its own threshold.
-    cursor_class = type("TimedCursor", (TimedCursor,), {"record": staticmethod(record)})
+    cursor_class = type(
+        "TimedCursor",
+        (TimedCursor,),
+        {
+            "record": staticmethod(record),
+            "tag": staticmethod(tag) if app.config["SQL_COMMENTS"] else None,
+        },
+    )
 
     @event.listens_for(engine, "connect")
     def _timed(dbapi_connection: DBAPIConnection, record_: ConnectionPoolEntry) -> None:

@@ -30,9 +30,11 @@ WITH days AS (
 SELECT days.day,
        coalesce(p.orders, 0) AS orders,
        coalesce(p.revenue_cents, 0) AS revenue_cents,
-       sum(coalesce(p.revenue_cents, 0)) OVER (ORDER BY days.day) AS running_total_cents,
-       avg(coalesce(p.revenue_cents, 0)) OVER (
-           ORDER BY days.day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS moving_avg_7d_cents
+       sum(coalesce(p.revenue_cents, 0)) OVER (ORDER BY days.day)::bigint AS running_total_cents,
+       -- Rounded to whole cents, as every _cents column holds.
+       round(avg(coalesce(p.revenue_cents, 0)) OVER (
+           ORDER BY days.day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW))::bigint
+           AS moving_avg_7d_cents
 FROM days
 LEFT JOIN per_day p ON p.day = days.day
 ORDER BY days.day

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from markupsafe import Markup
 
@@ -25,7 +25,8 @@ class Column:
 
     key: str
     label: str
-    kind: str = "text"  # text, int, number, money, percent, date, flag
+    # text, int, number, money (whole cents: the key ends in _cents), percent, date, flag
+    kind: str = "text"
 
     @property
     def numeric(self) -> bool:
@@ -59,12 +60,13 @@ def show(column: Column, value) -> str:
 
 
 def csv_value(column: Column, value):
-    """A value as the CSV carries it: plain numbers, ISO dates, no thousands separators."""
+    """A value as the CSV carries it: plain numbers, ISO dates, no thousands separators.
+    Money stays in whole cents, as its ``_cents`` column name says."""
     if value is None:
         return ""
     match column.kind:
         case "money":
-            return f"{Decimal(value) / 100:.2f}"
+            return int(Decimal(value).to_integral_value(ROUND_HALF_UP))
         case "percent":
             return f"{value:.6f}"
         case "number":

@@ -31,6 +31,21 @@ from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH
 _started_embedded: EmbeddedPostgres | None = None
 
 
+def access_log(environ: dict[str, str]) -> str | None:
+    """gunicorn's ``accesslog``: "-" (stderr) or None (off).
+
+    One line per request: the app writes its own JSON line (endpoint, db_ms, queries)
+    whenever DB_INSTRUMENTATION is on, so gunicorn's access line is off then unless
+    ACCESS_LOG=on asks for it; with the instrumentation off it is the only line.
+    ACCESS_LOG=off silences it always.
+    """
+    choice = environ.get("ACCESS_LOG", "").strip()
+    if choice in ("on", "off"):
+        return "-" if choice == "on" else None
+    app_logs_requests = environ.get("DB_INSTRUMENTATION", "").strip() != "off"
+    return None if app_logs_requests else "-"
+
+
 def _refuse(server, message: str) -> None:
     # One line on stderr, then a non-zero exit before any worker is forked.
     server.log.error(message)

@@ -40,6 +40,8 @@ class GunicornProcess:
     ``own_session``: a terminal's Ctrl-C then reaches only the parent, which stops
     gunicorn in order (Ctrl-C delivered to every worker at once can catch one still
     booting, and gunicorn then exits "Worker failed to boot").
+    ``pipe``: its output (stdout and stderr) on ``process.stdout`` for the caller to
+    read (``flask serve`` relays it: app/serving/output_relay.py).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class GunicornProcess:
         log: Path | None = None,
         own_session: bool = False,
         app: str = "wsgi:app",
+        pipe: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.app = app
@@ -58,6 +61,7 @@ class GunicornProcess:
         self.env = env | {"PORT": str(self.port), "BIND": bind}
         self.log_path = log
         self.own_session = own_session
+        self.pipe = pipe
         self.process: subprocess.Popen | None = None
         self._log: TextIO | None = None
 
@@ -75,8 +79,8 @@ class GunicornProcess:
             [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), self.app],
             cwd=PROJECT_ROOT,
             env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT if self._log else None,
+            stdout=subprocess.PIPE if self.pipe else self._log,
+            stderr=subprocess.STDOUT if self._log or self.pipe else None,
             start_new_session=self.own_session,
         )
         return self

@@ -31,6 +31,7 @@ from flask.cli import with_appcontext
 
 from app.db.pool_plan import JOBS_ROLE
 from app.extensions import db
+from app.history.load import LoadSampler
 from app.history.recorder import Sampler
 from app.jobs.scheduler import JobRunner, registered
 from app.monitoring.reporter import Reporter
@@ -44,10 +45,13 @@ def run_jobs(app: Flask, stopping: threading.Event, interval: float = TICK_SECON
     """Run ``app``'s registered jobs until ``stopping`` is set, with the process's
     monitoring reporter beside them."""
     runner = JobRunner(app, registered(app))
-    reporter = None
+    reporter = load_sampler = None
     if app.config["DB_INSTRUMENTATION"]:
         reporter = Reporter(app, tick=Sampler(app).tick)
         reporter.start()
+    if app.config["DB_HISTORY"]:
+        load_sampler = LoadSampler(app)
+        load_sampler.start()
     log.info("jobs process: %s", ", ".join(job.name for job in runner.jobs) or "no jobs")
     try:
         while not stopping.is_set():
@@ -58,6 +62,8 @@ def run_jobs(app: Flask, stopping: threading.Event, interval: float = TICK_SECON
                     db.session.remove()
             stopping.wait(interval)
     finally:
+        if load_sampler is not None:
+            load_sampler.stop()
         if reporter is not None:
             reporter.stop()
 
@@ -92,11 +98,12 @@ def jobs_run() -> None:
 class JobsProcess:
     """``flask jobs run`` as a child process with ``env`` (``flask serve``, the
     tests): start it, stop it in order. ``log``: a file for its output (None: this
-    process's own)."""
+    process's own); ``pipe``: its output on ``process.stdout`` for the caller to read."""
 
-    def __init__(self, env: dict, *, log: Path | None = None) -> None:
+    def __init__(self, env: dict, *, log: Path | None = None, pipe: bool = False) -> None:
         self.env = env
         self.log_path = log
+        self.pipe = pipe
         self.process: subprocess.Popen | None = None
         self._log: TextIO | None = None
 
@@ -108,8 +115,8 @@ class JobsProcess:
             [sys.executable, "-m", "flask", "jobs", "run"],
             cwd=PROJECT_ROOT,
             env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT if self._log else None,
+            stdout=subprocess.PIPE if self.pipe else self._log,
+            stderr=subprocess.STDOUT if self._log or self.pipe else None,
         )
         return self
 

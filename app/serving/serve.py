@@ -25,6 +25,7 @@ from app.paths import INSTANCE_PATH
 from app.seed.cli import DEMO_SIZES, run_seed
 from app.serving.gunicorn_process import GunicornProcess
 from app.serving.jobs_process import JobsProcess
+from app.serving.output_relay import OutputRelay
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_ADMIN_FILE = INSTANCE_PATH / "demo-admin.txt"
@@ -94,14 +95,45 @@ def serve() -> None:
             click.echo("Embedded PostgreSQL stopped.")
 
 
+# Start-up is over once the children have been silent this long (bounded overall).
+QUIET_SECONDS = 1.0
+SETTLE_TIMEOUT = 20.0
+RULE = "=" * 78
+
+
+def banner(url: str, login: str) -> str:
+    """What ``flask serve`` prints once everything has started: set apart by rules
+    and blank lines, so it stands out below the boot lines."""
+    return (
+        f"\n{RULE}\n"
+        f"  Stockroom is running at {url}/\n"
+        f"  Admin console: {url}/admin/\n"
+        f"  Admin: {login}\n"
+        f"  Reports: {url}/reports/   API docs: {url}/api/docs   Readiness: {url}/readyz\n"
+        f"  Press Ctrl-C to stop.\n"
+        f"{RULE}\n\n"
+    )
+
+
 def _run_gunicorn(env: dict, login: str) -> int:
+    # The children's output comes through this process (OutputRelay), so the banner
+    # can wait for their boot lines and come after the last of them.
+    env = env | {"PYTHONUNBUFFERED": "1"}
+    relay = OutputRelay()
     gunicorn = GunicornProcess(
-        env, port=int(env.get("PORT", "8000")), bind=env.get("BIND", "127.0.0.1"), own_session=True
+        env,
+        port=int(env.get("PORT", "8000")),
+        bind=env.get("BIND", "127.0.0.1"),
+        own_session=True,
+        pipe=True,
     ).start()
     process = gunicorn.process
     assert process is not None  # start() set it
+    relay.follow("gunicorn", process.stdout)
     # Background work runs beside gunicorn, never in its workers.
-    jobs = JobsProcess(env).start()
+    jobs = JobsProcess(env, pipe=True).start()
+    assert jobs.process is not None
+    relay.follow("jobs", jobs.process.stdout)
     # A service manager stops us with SIGTERM: pass it on for a graceful shutdown.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
@@ -109,14 +141,12 @@ def _run_gunicorn(env: dict, login: str) -> int:
             gunicorn.wait_ready(path="/healthz")
         except RuntimeError:
             return process.wait()
-        click.echo(
-            f"\nStockroom is running at {gunicorn.url}/  "
-            f"(admin: /admin/, reports: /reports/, API docs: /api/docs, readiness: /readyz)\n"
-            f"Admin: {login}\nPress Ctrl-C to stop.\n"
-        )
+        # Workers still booting and the jobs process starting write their lines now.
+        relay.wait_quiet(QUIET_SECONDS, SETTLE_TIMEOUT, until=("jobs",))
+        relay.write(banner(gunicorn.url, login))
         return process.wait()
     except KeyboardInterrupt:
-        click.echo("Stopping: in-flight requests finish first (Ctrl-C again to force).")
+        relay.write("Stopping: in-flight requests finish first (Ctrl-C again to force).\n")
         process.terminate()
         try:
             return process.wait()
@@ -125,3 +155,4 @@ def _run_gunicorn(env: dict, login: str) -> int:
             return process.wait()
     finally:
         jobs.stop()
+        relay.join()

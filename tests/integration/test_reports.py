@@ -4,12 +4,14 @@ small hand-made data set (committed: reports run on their own connections)."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from browser_forms import add_admin, log_in
@@ -18,6 +20,7 @@ from sqlalchemy import text
 from app.catalog.models import Product
 from app.customers.models import Customer
 from app.orders.models import Order, OrderLine
+from app.reports.definitions import REPORTS
 from app.reports.runner import _in_read_only_transaction
 
 TODAY = datetime.now(UTC).date()
@@ -118,10 +121,6 @@ def report_csv(client, slug: str, **filters) -> list[dict]:
     return list(csv.DictReader(io.StringIO(response.text)))
 
 
-def money(cents) -> str:
-    return f"{Decimal(cents) / 100:.2f}"
-
-
 def in_range(order: HandOrder, first: date, last: date) -> bool:
     return first <= order.placed_at.date() <= last
 
@@ -141,7 +140,7 @@ def test_top_customers(reports_client):
         )
         region_total = sum(t[1] for _, t in members)
         expected += [
-            (region, str(rank), name.title(), str(t[0]), money(t[1]), t[1] / region_total)
+            (region, str(rank), name.title(), str(t[0]), str(t[1]), t[1] / region_total)
             for rank, (name, t) in enumerate(members[:2], 1)
         ]
 
@@ -191,12 +190,13 @@ def test_daily_revenue(reports_client):
         window = [revenue[d] for d in days[max(0, i - 6) : i + 1]]
         assert (row["orders"], row["revenue_cents"], row["running_total_cents"]) == (
             str(counts[day]),
-            money(revenue[day]),
-            money(running),
+            str(revenue[day]),
+            str(running),
         )
-        assert Decimal(row["moving_avg_7d_cents"]) == Decimal(
-            sum(window) / len(window) / 100
-        ).quantize(Decimal("0.01"))
+        # Whole cents, rounded half up.
+        assert row["moving_avg_7d_cents"] == str(
+            (Decimal(sum(window)) / len(window)).quantize(Decimal(1), ROUND_HALF_UP)
+        )
 
 
 def test_product_ranking(reports_client):
@@ -215,7 +215,7 @@ def test_product_ranking(reports_client):
         running += revenue[name]
         share = running / grand
         abc = "A" if share <= 0.80 else "B" if share <= 0.95 else "C"
-        expected.append((str(rank), name.upper(), str(units[name]), money(revenue[name]), abc))
+        expected.append((str(rank), name.upper(), str(units[name]), str(revenue[name]), abc))
 
     rows = report_csv(
         reports_client, "product-ranking", date_from=first.isoformat(), date_to=last.isoformat()
@@ -301,6 +301,38 @@ def test_page_shows_table_chart_footer_and_explain(reports_client, slug):
     explain = reports_client.get(f"/reports/{slug}/explain")
     assert explain.status_code == 200
     assert "Execution time:" in explain.text and "actual time" in explain.text
+
+
+def table_rows(page: str) -> list[list[str]]:
+    """The report page's table, cell texts by row."""
+    body = page.split('id="report-rows">')[1].split("<tbody>")[1].split("</tbody>")[0]
+    return [
+        [html.unescape(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+@pytest.mark.parametrize("slug", sorted(REPORTS))
+def test_every_cents_column_in_the_csv_holds_whole_cents(reports_client, slug):
+    """A spreadsheet user summing ``revenue_cents`` gets cents, the very amounts the
+    page shows in currency units (12,345.67 on the page is 1234567 in the CSV)."""
+    filters = {"date_from": (TODAY - timedelta(days=89)).isoformat()}
+    if slug == "stock-cover":
+        filters = {}
+    rows = report_csv(reports_client, slug, **filters)
+    page = reports_client.get(f"/reports/{slug}", query_string=filters)
+    assert page.status_code == 200
+    shown = table_rows(page.text)
+    assert len(shown) == len(rows) > 0
+    keys = [column.key for column in REPORTS[slug].columns]
+    cents_columns = [key for key in rows[0] if key.endswith("_cents")]
+    for row, cells in zip(rows, shown, strict=True):
+        for key in cents_columns:
+            assert re.fullmatch(r"-?\d+", row[key]), f"{key}={row[key]!r} is not whole cents"
+            assert cells[keys.index(key)] == f"{int(row[key]) / 100:,.2f}", key
+    if slug in ("top-customers", "daily-revenue", "product-ranking"):
+        assert cents_columns  # money in these reports, in cents
+        assert any(int(row[key]) > 0 for row in rows for key in cents_columns)
 
 
 @pytest.mark.parametrize(

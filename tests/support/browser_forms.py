@@ -46,3 +46,17 @@ def log_in(client, email: str = "ops@example.com", password: str = PASSWORD, nex
     return client.post(
         url, data={"email": email, "password": password, "csrf_token": csrf_token(page.text)}
     )
+
+
+def console_page(chromium, site_url: str, path: str = "/admin/", *, width: int = 1440):
+    """A page of a new Chromium context (``width`` x 900 px) logged in through the
+    form as the test admin (:func:`add_admin`), at ``path`` (no query string)."""
+    page = chromium.new_context(
+        base_url=site_url, viewport={"width": width, "height": 900}
+    ).new_page()
+    page.goto(f"/login?next={path}")
+    page.fill("input[name=email]", "ops@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{path}")
+    return page

@@ -1,16 +1,20 @@
 """The embedded server through the real CLI: started by the command that needs it,
 stopped by the command that started it, controlled with flask devdb."""
 
+import json
 import os
 import re
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 from processes import FLASK, clean_env, flask, get_json, require_pgbouncer
+from waiting import wait_until
 
 from app.devdb.embedded import EmbeddedPostgres
 from app.paths import PROJECT_ROOT
@@ -65,6 +69,31 @@ def test_commands_start_and_stop_the_server_they_need(instance):
     assert flask("devdb", "url", env=env).returncode == 1
 
 
+class Output:
+    """A child's output, read line by line on a thread (reads never block the test)."""
+
+    def __init__(self, process):
+        self.lines = []
+        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.thread.start()
+
+    def _read(self, process):
+        with process.stdout:
+            for line in process.stdout:
+                self.lines.append(line)
+
+    def text(self):
+        return "".join(self.lines)
+
+    def until(self, predicate, timeout=180):
+        return wait_until(
+            lambda: any(predicate(line) for line in self.lines),
+            timeout=timeout,
+            interval=0.2,
+            message=lambda: "flask serve never printed it:\n" + self.text(),
+        )
+
+
 def test_flask_serve_runs_migrated_seeded_app_and_stops_cleanly(instance):
     port = free_port()
     env = clean_env(STOCKROOM_INSTANCE_PATH=str(instance), PORT=str(port), WEB_CONCURRENCY="2")
@@ -81,46 +110,61 @@ def test_flask_serve_runs_migrated_seeded_app_and_stops_cleanly(instance):
             start_new_session=True,
         )
 
-    def read_until_running(process):
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Press Ctrl-C"):
-                return "".join(lines)
-        raise AssertionError("flask serve exited early:\n" + "".join(lines))
+    def running(line):
+        return line.strip().startswith("Press Ctrl-C")
 
     first = serve()
+    output = Output(first)
     try:
-        output = read_until_running(first)
-        assert "loading demo data" in output
-        assert f"http://127.0.0.1:{port}/" in output
-        login = next(line for line in output.splitlines() if line.startswith("Admin: log in as"))
+        output.until(running)
+        text = output.text()
+        assert "loading demo data" in text
+        # The banner comes after every boot line (both workers, the jobs process),
+        # set apart by a rule.
+        before, banner = text.split("=" * 78, 1)
+        assert before.count("Booting worker with pid") == 2
+        assert "jobs process:" in before
+        assert "Booting worker" not in banner and "jobs process:" not in banner
+        assert f"Stockroom is running at http://127.0.0.1:{port}/" in banner
+        login = next(line.strip() for line in banner.splitlines() if "Admin: log in as" in line)
         status, body = get_json(f"http://127.0.0.1:{port}/readyz")
         assert status == 200
         assert body["pool"]["workers"] == 2
+        # One log line per request: the app's JSON line, no gunicorn access line.
+        output.until(lambda line: '"path": "/readyz"' in line)
+        time.sleep(0.5)  # a second line for the same request would come within this
+
+        def about_readyz(line):
+            return "/readyz" in line and "Readiness" not in line
+
+        request_lines = [line for line in output.lines if about_readyz(line)]
+        assert len(request_lines) == 1, request_lines
+        assert json.loads(request_lines[0])["endpoint"] == "health.readyz"
         with psycopg.connect(server.libpq_url()) as conn:
             assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 50_000
     finally:
         # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
         os.killpg(first.pid, signal.SIGINT)
-        rest, _ = first.communicate(timeout=60)
-    assert first.returncode == 0, rest
+        first.wait(timeout=60)
+        output.thread.join(timeout=10)
+    assert first.returncode == 0, output.text()
     assert not server.is_running()
 
     second = serve()
+    output = Output(second)
     try:
-        output = read_until_running(second)
-        assert "loading demo data" not in output  # the data persisted
-        assert login in output
+        output.until(running)
+        assert "loading demo data" not in output.text()  # the data persisted
+        assert login in output.text()
     finally:
         # SIGINT to flask serve alone (not its group): it must stop gunicorn itself.
         second.send_signal(signal.SIGINT)
-        rest, _ = second.communicate(timeout=60)
-    assert second.returncode == 0, rest
+        second.wait(timeout=60)
+        output.thread.join(timeout=10)
+    assert second.returncode == 0, output.text()
     assert not server.is_running()
 
 
-@pytest.mark.scaleout
 def test_devdb_runs_a_local_pgbouncer_and_replica(instance):
     require_pgbouncer()
     env = clean_env(STOCKROOM_INSTANCE_PATH=str(instance))
