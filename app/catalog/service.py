@@ -51,12 +51,18 @@ class StaleVersion(ProblemError):
 
 
 class StockLimitExceeded(ProblemError):
-    """A restock would push stock past what the column holds."""
+    """A restock would push stock past what the column holds: a conflict with the
+    product's current stock (the same quantity is fine for another product), so
+    409, as insufficient stock for an order is."""
 
-    status, problem_type, title = 422, "validation", "Validation failed"
+    status, problem_type, title = 409, "stock-limit", "Stock limit reached"
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"stock would exceed {MAX_INT} units for product {product_id}")
+        self.product_id = product_id
 
     def problem_fields(self) -> dict:
-        return {"errors": [{"field": "quantity", "message": str(self)}]}
+        return {"product_id": self.product_id}
 
 
 def get_product(session: DbSession, product_id: int) -> Product:
@@ -114,9 +120,7 @@ def restock(session: DbSession, product_id: int, quantity: int):
         ).one_or_none()
     except DBAPIError as error:
         if sqlstate(error) == NUMERIC_OUT_OF_RANGE:
-            raise StockLimitExceeded(
-                f"stock would exceed {MAX_INT} units for product {product_id}"
-            ) from error
+            raise StockLimitExceeded(product_id) from error
         raise
     if row is None:
         raise ProductNotFound(product_id)

@@ -183,11 +183,16 @@ def test_restock_rejects_bad_quantities(api, session, body):
     assert product.stock == 3
 
 
-def test_restock_beyond_the_column_is_422_not_500(api, session):
+def test_restock_beyond_the_column_is_a_409_conflict_not_500(api, session):
+    # The same quantity is fine for a product with room for it: a conflict with this
+    # product's stock, not an invalid request.
     product = add_product(session, stock=2**31 - 10)
     response = api.post(f"/api/products/{product.id}/restock", json={"quantity": 100})
-    assert response.status_code == 422
+    assert response.status_code == 409
+    assert response.json["type"] == "/problems/stock-limit"
+    assert response.json["product_id"] == product.id
     assert "exceed" in response.json["detail"]
+    assert api.post(f"/api/products/{product.id}/restock", json={"quantity": 9}).status_code == 200
 
 
 def test_restock_of_unknown_product_is_404(api):

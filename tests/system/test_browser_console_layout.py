@@ -61,9 +61,9 @@ LAYOUT_JS = (Path(__file__).parent.parent / "support" / "page_layout.js").read_t
 
 
 @pytest.fixture
-def busy_console(base_app, committed):
-    """Orders, half an hour of history with a deploy and a migration marked, and a
-    load sample in every minute of it."""
+def busy_console(base_app, committed, server_url):
+    """Orders, half an hour of history with a deploy and a migration marked, a load
+    sample in every minute of it, and vacuumed tables (their times on the schema page)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     with committed.sessions() as session:
         add_admin(session)
@@ -101,6 +101,8 @@ def busy_console(base_app, committed):
             )
             write(session, bucket, counts, 60)
         session.commit()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE products, customers")
 
 
 @pytest.fixture
