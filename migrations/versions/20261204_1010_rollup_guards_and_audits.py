@@ -16,8 +16,9 @@ by the database with a clear error:
 check), and ``rollup_audits`` keeps the audit job's findings
 (app/reports/rollups/audit.py).
 
-The triggers are created under the migration's lock_timeout: each takes SHARE ROW
-EXCLUSIVE on its table for a moment (new writers wait milliseconds). The queue's new
+The triggers are created under the migration's lock_timeout, with the three tables
+locked first in the order an order's transaction takes them (SHARE ROW EXCLUSIVE:
+new writers wait milliseconds; no deadlock with an order placed meanwhile). The queue's new
 partial index is built CONCURRENTLY. Adding ``queued_at`` with ``now()`` as default
 is a catalog-only change (the default is not volatile).
 
@@ -196,6 +197,11 @@ FUNCTIONS = (
 
 
 def upgrade():
+    # Every lock up front, in the order an order's transaction takes them (orders,
+    # its lines, then the queue its triggers write): taken one by one, the queue's
+    # ALTER and then the triggers on orders deadlock with an order placed in between.
+    # Writers wait for this transaction (milliseconds of DDL), under lock_timeout.
+    op.execute("LOCK TABLE orders, order_lines, order_changes IN SHARE ROW EXCLUSIVE MODE")
     op.add_column(
         "order_changes",
         sa.Column(
