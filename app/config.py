@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from sqlalchemy.engine import make_url
 
@@ -58,23 +60,119 @@ def default_threads() -> int:
 
 
 def sqlalchemy_url(url: str) -> str:
-    """Make a libpq-style URL use psycopg 3 (``postgresql://`` means psycopg here)."""
-    for prefix in ("postgresql://", "postgres://"):
+    """Make a libpq-style URL use psycopg 3 (``postgresql://`` means psycopg here).
+
+    Several hosts (libpq's ``postgresql://u@db1:5432,db2:5432/shop`` or SQLAlchemy's
+    ``?host=db1:5432&host=db2:5432``) become one ``host=db1,db2&port=5432,5432``
+    pair, a form both SQLAlchemy and libpq read; a URL with one host is unchanged.
+    """
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    if url.startswith("postgresql+psycopg://"):
-        return url
+            return "postgresql+psycopg://" + _hosts_in_query(url[len(prefix) :])
     raise ConfigError(
         f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), got {url.split(':', 1)[0]}://..."
     )
 
 
+def _split_host(entry: str) -> tuple[str, str]:
+    """``host[:port]`` (``[v6]:port``, ``/socket/dir:port`` too) as (host, port)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, rest.removeprefix(":")
+    host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+    return host, port
+
+
+def _hosts_in_query(rest: str) -> str:
+    """The part after ``scheme://`` with several hosts moved into ``host=`` and ``port=``
+    lists; untouched (byte for byte) when there is one host."""
+    authority, tail = re.match(r"([^/?#]*)(.*)", rest, re.S).groups()  # type: ignore[union-attr]
+    userinfo, at, hostlist = authority.rpartition("@")
+    path, _, query = tail.partition("?")
+    params = [param for param in query.split("&") if param]
+    given = [unquote(p.partition("=")[2]) for p in params if p.partition("=")[0] == "host"]
+    ports = [p for p in params if p.partition("=")[0] == "port"]
+    if "," in hostlist:
+        if given or ports:
+            raise ConfigError(
+                "DATABASE_URL names hosts both before the path and in host=: use one form"
+            )
+        entries = [_split_host(unquote(h)) for h in hostlist.split(",")]
+    elif len(given) > 1:
+        if ports:
+            raise ConfigError("DATABASE_URL: with several host= give each one's port as host:port")
+        entries = [_split_host(h) for h in given]
+    else:
+        return rest
+    hosts = ",".join(host for host, _ in entries)
+    moved = [f"host={quote(hosts, safe='/,:')}"]
+    if any(port for _, port in entries):
+        moved.append("port=" + ",".join(port for _, port in entries))
+    others = [p for p in params if p.partition("=")[0] not in ("host", "port")]
+    return f"{userinfo}{at}{path or '/'}?{'&'.join(moved + others)}"
+
+
+def _libpq_quote(value: str) -> str:
+    # libpq decodes %XX only (a "+" stays a plus sign): spaces must be %20.
+    return quote(value, safe="/,:")
+
+
 def libpq_url(url: str, *, database: str | None = None) -> str:
-    """A URL in libpq form (for psycopg, psql, pgbench), optionally for another database."""
+    """A URL in libpq form (for psycopg, psql, pgbench), optionally for another database.
+
+    Several hosts stay one ``host=a,b&port=p,q`` pair; query values are
+    percent-encoded the way libpq decodes them."""
     parsed = make_url(sqlalchemy_url(url))
     if database:
         parsed = parsed.set(database=database)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    netloc = ""
+    if parsed.username is not None:
+        netloc = quote(parsed.username, safe="")
+        if parsed.password is not None:
+            netloc += ":" + quote(str(parsed.password), safe="")
+        netloc += "@"
+    if parsed.host:
+        netloc += f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+        if parsed.port:
+            netloc += f":{parsed.port}"
+    path = "/" + quote(parsed.database, safe="") if parsed.database else "/"
+    query = "&".join(
+        f"{_libpq_quote(key)}={_libpq_quote(value)}"
+        for key, values in parsed.query.items()
+        for value in ([values] if isinstance(values, str) else values)
+    )
+    return f"postgresql://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def database_hosts(url: str) -> list[tuple[str, str]]:
+    """The (host, port) pairs a URL names, in the order libpq tries them; a port is
+    "" for the default (and a host "" for libpq's default socket)."""
+    parsed = make_url(sqlalchemy_url(url))
+    raw_hosts = parsed.query.get("host")
+    if raw_hosts is None:
+        return [(parsed.host or "", str(parsed.port or ""))]
+    hosts = raw_hosts.split(",") if isinstance(raw_hosts, str) else list(raw_hosts)
+    raw_ports = parsed.query.get("port", "")
+    ports = raw_ports.split(",") if isinstance(raw_ports, str) else list(raw_ports)
+    if len(ports) == 1 and len(hosts) > 1:
+        ports = ports * len(hosts)  # libpq: one port for every host
+    ports += [""] * (len(hosts) - len(ports))
+    return list(zip(hosts, ports, strict=False))
+
+
+def single_host_url(url: str, host: str, port: str = "") -> str:
+    """``url`` (libpq form) reaching only ``host`` whatever it is (primary or standby):
+    for the console's look at each server."""
+    parsed = make_url(sqlalchemy_url(url))
+    query = {
+        key: value
+        for key, value in parsed.query.items()
+        if key not in ("host", "port", "target_session_attrs")
+    }
+    query["host"] = host
+    if port:
+        query["port"] = port
+    return libpq_url(parsed.set(host=None, port=None, query=query).render_as_string(False))
 
 
 def optional_url(name: str) -> str | None:
@@ -208,6 +306,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DB_HISTORY_DAYS": env_int("DB_HISTORY_DAYS", 7, minimum=1),
         # The database load sampler (jobs process): a sample a second, written every 10 s.
         "LOAD_SAMPLE_MS": env_int("LOAD_SAMPLE_MS", 1000, minimum=50),
+        # A synchronous standby's fallback (stockroom.sync_fallback = async): how long
+        # without one in sync before commits stop waiting, and how often to look.
+        "SYNC_FALLBACK_SECONDS": env_int("SYNC_FALLBACK_SECONDS", 5, minimum=0),
+        "SYNC_WATCH_MS": env_int("SYNC_WATCH_MS", 1000, minimum=50),
         "LOAD_WRITE_MS": env_int("LOAD_WRITE_MS", 10_000, minimum=50),
         "DB_HISTORY_INTERVAL_SECONDS": env_int("DB_HISTORY_INTERVAL_SECONDS", 60, minimum=1),
         "DB_CHECKS": {

@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from app.db.errors import ConflictPersists, LockWaitTimeout, connection_failure
+from app.db.failover import READ_ONLY, is_read_only_error
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,14 @@ _RETRYABLE = {
         "statement-timeout",
         "Query timed out",
         "The database did not answer in time; retry shortly.",
+    ),
+    # A write reached a read-only server: a standby, or a primary being failed over
+    # (the pool has been dropped: app/db/failover.py). Never a 500.
+    READ_ONLY: (
+        503,
+        "database-read-only",
+        "Database read-only",
+        "The database server reached does not take writes right now (a failover?); retry shortly.",
     ),
 }
 _UNAVAILABLE = (
@@ -153,6 +162,13 @@ def register(app: Flask) -> None:
         # Keep headers such as Allow (405) but not the HTML content type.
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return problem(error.code or 500, error.name, error.description, headers=headers)
+
+    @app.errorhandler(sa_exc.InternalError)
+    def internal_database_error(error: sa_exc.InternalError):
+        # Class 25 (a write on a read-only server: 503) among other internal errors.
+        if is_read_only_error(error):
+            return database_error(error)
+        return unexpected_error(error)
 
     @app.errorhandler(sa_exc.TimeoutError)
     @app.errorhandler(sa_exc.OperationalError)

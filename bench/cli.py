@@ -125,13 +125,15 @@ def _prepare_database(url: str) -> str:
 )
 @click.option(
     "--compare",
-    type=click.Choice(["history", "rollups", "stack"]),
+    type=click.Choice(["history", "rollups", "stack", "standby"]),
     default=None,
     help="history: the app with the console's history sampler on and off, alternating "
     "(at least 5 rounds for a median ratio worth reading). stack: one order through "
     "pgbench (classic and Stockroom's SQL), a raw psycopg app, a textbook ORM app and "
     "Stockroom with instrumentation on and off, spread and hot, alternating. rollups: "
-    "the app with the report rollups' change triggers on orders on and off, alternating.",
+    "the app with the report rollups' change triggers on orders on and off, alternating. "
+    "standby: the embedded server with a streaming standby, commits waiting for it "
+    "(synchronous) or not, alternating.",
 )
 @click.option(
     "--rounds",
@@ -175,6 +177,13 @@ def bench_orders(
             return
         if compare == "rollups":
             compare_rollups(runs, url, workers, threads, token, duration, rounds or 5)
+            return
+        if compare == "standby":
+            if server is None:
+                raise click.ClickException(
+                    "--compare standby makes a standby of the embedded server: unset DATABASE_URL"
+                )
+            compare_standby(runs, url, server, workers, threads, token, duration, rounds or 5)
             return
         if compare == "stack":
             from bench import stack
@@ -363,6 +372,23 @@ def compare_rollups(runs, url, workers, threads, token, duration, rounds) -> Non
     )
     _run_sql(url, "rollup_triggers_on.sql")
     report_on_off(measured, "triggers on", "triggers off")
+
+
+def compare_standby(runs, url, server, workers, threads, token, duration, rounds) -> None:
+    """Orders/s with a streaming standby, commits waiting for its flush (synchronous)
+    or not, alternating; both with synchronous_commit on (a local flush)."""
+    from bench.standby import Standby
+
+    with Standby(server) as standby:
+        setups = {
+            "sync standby": lambda app_url, bouncer: (app_url, None),
+            "async standby": lambda app_url, bouncer: (app_url, None),
+        }
+        before = {"sync standby": standby.synchronous, "async standby": standby.asynchronous}
+        measured = alternate(
+            runs, setups, url, None, workers, threads, token, duration, rounds, before
+        )
+    report_on_off(measured, "sync standby", "async standby")
 
 
 def report_on_off(measured, on_name: str, off_name: str) -> None:

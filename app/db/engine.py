@@ -24,12 +24,16 @@ from sqlalchemy.pool import (
     QueuePool,
 )
 
+from app.db.failover import install_pool_invalidation
 from app.db.pool_plan import PoolPlan
 from app.db.transaction_limits import connect_with_limits, startup_options, web_limits
 
 PGBOUNCER = "pgbouncer"
 # Run before each new connection is opened (the embedded server's start, say).
 BeforeConnect = Callable[[], object]
+# Engines of these roles read from a standby on purpose (REPORTS_DATABASE_URL): a
+# read-only server is no reason to drop their pools.
+READ_ONLY_ROLES = frozenset({"reports"})
 # PostgreSQL keeps the first NAMEDATALEN - 1 bytes of application_name.
 APPLICATION_NAME_BYTES = 63
 
@@ -127,9 +131,12 @@ def install_connect_hooks(
     ping_idle_seconds: float = 0.0,
 ) -> None:
     """Name every new connection, run ``before_connect`` first (the embedded
-    server's start), ping idle connections (:func:`install_idle_ping`), and (behind
-    a pooler) open connections whose transactions carry ``transaction_limits``."""
+    server's start), ping idle connections (:func:`install_idle_ping`), drop the
+    whole pool when its server is gone or (but for a reports engine) read-only
+    (:mod:`app.db.failover`), and (behind a pooler) open connections whose
+    transactions carry ``transaction_limits``."""
     install_idle_ping(engine, ping_idle_seconds)
+    install_pool_invalidation(engine, writable=role not in READ_ONLY_ROLES)
 
     @event.listens_for(engine, "do_connect")
     def _connect(

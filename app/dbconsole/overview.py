@@ -40,6 +40,7 @@ from app.db.pgbouncer_admin import live_bouncer_pools
 from app.db.pool_plan import JOBS_ROLE
 from app.db.sql import query
 from app.dbconsole.durations import duration_text
+from app.dbconsole.servers import COMMIT_WAITS, expected_standbys, synchronous_standbys
 from app.extensions import db
 from app.history import windows
 from app.jobs.scheduler import OVERDUE_PERIODS, registered
@@ -418,26 +419,78 @@ class Overview:
 
     def replication(self) -> Result:
         row = _sql(self.conn, "replication")
+        if (sync := self.synchronous_replication(row)) is not None:
+            return sync
         max_lag = self.app.config["REPORTS_MAX_LAG_SECONDS"]
         configured = bool(self.app.config["REPORTS_DATABASE_URL"])
+        expected = expected_standbys(self.app.config)
         if not row.replicas:
-            status = CRITICAL if configured else OK
+            status = CRITICAL if configured else WARNING if expected else OK
             explanation = (
                 "REPORTS_DATABASE_URL is set but no replica streams from this server"
                 if configured
+                else f"an expected standby is gone: DATABASE_URL names {expected} standby "
+                "host(s) but none streams from this primary"
+                if expected
                 else "no replica configured"
             )
             return Result(status, "-", explanation)
         lag = row.replay_lag_seconds or 0.0
         status = CRITICAL if row.streaming < row.replicas else WARNING if lag > max_lag else OK
+        explanation = (
+            f"{row.streaming} of {row.replicas} replica(s) streaming; replay lag "
+            f"(reports skip a replica behind by more than {duration_text(max_lag)})"
+        )
+        if row.streaming < expected:
+            status = max(status, WARNING, key=SEVERITY.__getitem__)
+            explanation = (
+                f"an expected standby is gone: {row.streaming} streaming, DATABASE_URL names "
+                f"{expected} standby host(s); {explanation}"
+            )
         return Result(
             status,
             duration_text(lag),
-            f"{row.streaming} of {row.replicas} replica(s) streaming; replay lag "
-            f"(reports skip a replica behind by more than {duration_text(max_lag)})",
-            _at("db_pool.index", "replication") if status != OK else None,
+            explanation,
+            _at("db_pool.index", "servers") if status != OK else None,
             "the replicas" if status != OK else None,
         )
+
+    def synchronous_replication(self, row) -> Result | None:
+        """A problem with the synchronous standby, if there is one: commits wait for a
+        standby that is gone (critical), or run without one (warning)."""
+        wanted = synchronous_standbys(row.synchronous_standby_names)
+        missing = ", ".join(wanted.missing(row.streaming_names)) or "none"
+        where = _at("db_pool.index", "servers")
+        if wanted.required and row.synchronous < wanted.required:
+            value = f"{row.synchronous} of {wanted.required} sync"
+            if row.synchronous_commit in COMMIT_WAITS:
+                return Result(
+                    CRITICAL,
+                    value,
+                    f"the synchronous standby is gone: commits wait for it "
+                    f"(synchronous_standby_names = '{row.synchronous_standby_names}', not "
+                    f"streaming: {missing})",
+                    where,
+                    "the standbys",
+                )
+            return Result(
+                WARNING,
+                value,
+                f"running without a synchronous standby (not streaming: {missing}; "
+                f"synchronous_commit = {row.synchronous_commit}: commits do not wait)",
+                where,
+                "the standbys",
+            )
+        if not wanted.required and row.sync_fallback and not row.synchronous:
+            return Result(
+                WARNING,
+                "0 sync",
+                f"running without a synchronous standby: synchronous_standby_names is empty "
+                f"(stockroom.sync_fallback = {row.sync_fallback}: dropped to asynchronous)",
+                where,
+                "the standbys",
+            )
+        return None
 
     def jobs(self) -> Result:
         processes = [r for r in self.reports if r.role == JOBS_ROLE]

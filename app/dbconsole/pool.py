@@ -20,6 +20,7 @@ from app.db.pool_plan import (
 )
 from app.db.sql import query
 from app.db.transactions import DbSession
+from app.dbconsole.servers import servers_section
 from app.extensions import db
 from app.history import windows
 from app.monitoring.deployment import deployment_check
@@ -158,12 +159,15 @@ def pool_page(session: DbSession, app: Flask) -> dict:
     # when it cannot be read: the page says so).
     bouncer_live = live_bouncer_pools(app.config)
     backends = session.execute(query("app.dbconsole", "pool_chain_backends.sql")).all()
+    replication = session.execute(query("app.dbconsole", "replication.sql")).all()
     return {
         "chain": pool_chain(workers, bouncer_live, backends, app.config["DB_POOLER"]),
         "workers": workers,
         "deployment": deployment_check(session, app),
         "bouncer_live": bouncer_live,
-        "replication": session.execute(query("app.dbconsole", "replication.sql")).all(),
+        "replication": replication,
+        # The primary and each standby: role, timeline, sync state, lag.
+        "servers": servers_section(session, app, replication),
         "plan": plan,
         "plan_error": plan_error,
         "limits": limits,

@@ -9,6 +9,7 @@ import sys
 import click
 
 from app.devdb.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from app.devdb.failover import fail_over, multi_host_url
 from app.devdb.pgbouncer import (
     DEFAULT_PGBOUNCER_PORT,
     LocalPgBouncer,
@@ -16,7 +17,7 @@ from app.devdb.pgbouncer import (
     configured_port,
     pgbouncer_binary,
 )
-from app.devdb.replica import LocalReplica
+from app.devdb.replica import IF_STANDBY_DOWN, LocalReplica
 from app.paths import EMBEDDED_PGDATA, INSTANCE_PATH
 
 
@@ -79,8 +80,17 @@ def devdb_pgbouncer() -> None:
     """PgBouncer (Debian's) in transaction mode in front of the embedded server."""
 
 
-def _bouncer(port: int | None = None) -> LocalPgBouncer:
+def _primary() -> EmbeddedPostgres:
+    """The embedded server, or after ``flask devdb failover`` the promoted standby."""
     server = EmbeddedPostgres(EMBEDDED_PGDATA)
+    replica = _replica()
+    if server.retired_reason() and replica.is_promoted():
+        return replica.server
+    return server
+
+
+def _bouncer(port: int | None = None) -> LocalPgBouncer:
+    server = _primary()
     directory = INSTANCE_PATH / "pgbouncer"
     if port is None:
         port = configured_port(directory) or DEFAULT_PGBOUNCER_PORT
@@ -98,7 +108,8 @@ def _bouncer(port: int | None = None) -> LocalPgBouncer:
 )
 def devdb_pgbouncer_start(port: int | None) -> None:
     """Start the embedded server (if needed) and PgBouncer; print the settings to use."""
-    server = _server()
+    _server()
+    server = _primary()
     bouncer = _bouncer()
     if port is not None and port != bouncer.port:
         if bouncer.is_running():
@@ -154,31 +165,106 @@ def _replica() -> LocalReplica:
 
 @devdb_replica.command("start")
 @click.option("--fresh", is_flag=True, help="Delete the replica and make a new copy first.")
-def devdb_replica_start(fresh: bool) -> None:
+@click.option(
+    "--sync/--async",
+    "sync",
+    default=False,
+    help="Synchronous: a commit on the primary returns once the standby has flushed it "
+    "(default: asynchronous, which also turns an earlier --sync off).",
+)
+@click.option(
+    "--if-standby-down",
+    type=click.Choice(IF_STANDBY_DOWN),
+    default=None,
+    help="With --sync, what the app does while the standby is down: wait (commits wait "
+    "for it, the default) or async (it drops to asynchronous replication until it is back).",
+)
+def devdb_replica_start(fresh: bool, sync: bool, if_standby_down: str | None) -> None:
     """Start the embedded server (if needed) and the replica (created on first use)."""
+    if if_standby_down and not sync:
+        raise click.UsageError("--if-standby-down goes with --sync")
     replica = _replica()
+    if replica.is_promoted():
+        # After a failover: the old primary is retired, this is the primary now.
+        try:
+            started = replica.start()
+        except EmbeddedPostgresError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(("started: " if started else "already running: ") + replica.status())
+        return
     try:
         _server().start()
         if fresh:
             replica.remove()
         started = replica.start()
+        replica.set_sync(sync, if_standby_down=if_standby_down or "wait")
+        status = replica.status()
     except EmbeddedPostgresError as error:
         raise click.ClickException(str(error)) from None
     click.echo(
         ("started: " if started else "already running: ")
-        + replica.status()
+        + status
         + f"\nUse it for reports with:\n  export REPORTS_DATABASE_URL='{replica.libpq_url()}'"
+        + "\nAn app that follows a failover (flask devdb failover) without a restart uses:"
+        + f"\n  export DATABASE_URL='{multi_host_url(replica.primary, replica.server)}'"
     )
 
 
 @devdb_replica.command("stop")
 def devdb_replica_stop() -> None:
     """Stop the replica (the primary keeps running)."""
+    replica = _replica()
     try:
-        stopped = _replica().stop()
+        stopped = replica.stop()
+        waiting = (
+            stopped
+            and replica.exists()
+            and replica.primary.is_running()
+            and replica.sync_settings().synchronous
+        )
     except EmbeddedPostgresError as error:
         raise click.ClickException(str(error)) from None
     click.echo("stopped" if stopped else "not running")
+    if waiting:
+        click.echo(
+            "the primary is synchronous: its commits WAIT until the standby is back "
+            "(flask devdb replica start --sync); flask devdb replica start makes it asynchronous",
+            err=True,
+        )
+
+
+@devdb.command("failover")
+def devdb_failover() -> None:
+    """The primary's machine dies: stop it as a crash, retire it, promote the standby."""
+    replica = _replica()
+    bouncer = _bouncer()
+    try:
+        done = fail_over(replica, bouncer=bouncer)
+    except EmbeddedPostgresError as error:
+        raise click.ClickException(str(error)) from None
+    if done.crashed:
+        old = "stopped the old primary as a crash (pg_ctl stop -m immediate)"
+    else:
+        old = "the old primary was not running"
+    if done.was_synchronous:
+        lost = "it was synchronous: every acknowledged commit is on the new primary"
+    elif done.was_synchronous is None:
+        lost = "whether it was synchronous is unknown (it was down already)"
+    else:
+        lost = "it was ASYNCHRONOUS: commits acknowledged just before the crash may be missing"
+    if done.bouncer_repointed:
+        bouncer_line = f"PgBouncer re-pointed at the new primary (RELOAD): {bouncer.status()}"
+    else:
+        bouncer_line = "PgBouncer is not running; flask devdb pgbouncer start uses the new primary"
+    click.echo(
+        f"{old}; {lost}.\n"
+        f"retired {done.old_primary.pgdata}: flask devdb start refuses it from now on.\n"
+        f"promoted the standby; the new primary: {done.new_primary.libpq_url()}\n"
+        "The app reaches whichever server takes writes, without a restart, with:\n"
+        f"  export DATABASE_URL='{done.app_url()}'\n"
+        f"{bouncer_line}\n"
+        "There is no standby now; docs/pools-and-pgbouncer.md#failover says how to go on."
+    )
 
 
 @devdb_replica.command("status")

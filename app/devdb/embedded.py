@@ -33,7 +33,11 @@ SUPERUSER = "postgres"
 DEFAULT_DATABASE = "stockroom"
 # Unix socket paths are limited to 107 bytes on Linux.
 _MAX_SOCKET_PATH = 100
-_SOCKET_NAME = ".s.PGSQL.5432"
+# Every cluster listens on the default port, on a Unix socket in a directory of its own.
+PORT = 5432
+_SOCKET_NAME = f".s.PGSQL.{PORT}"
+# In a data dir that must not run again (a failed-over primary): why, for the operator.
+RETIRED_FILE = "stockroom.retired"
 
 # postgresql.conf additions for the development server: the extension the admin's
 # query page reads, UTC so timestamps print the same everywhere, and enough memory
@@ -115,10 +119,23 @@ class EmbeddedPostgres:
             return False
         return self._pg_ctl("status", check=False).returncode == 0
 
+    def retired_reason(self) -> str | None:
+        """Why this cluster must not be started again, if :meth:`retire` said so."""
+        try:
+            return (self.pgdata / RETIRED_FILE).read_text().strip() or "retired"
+        except FileNotFoundError:
+            return None
+
+    def retire(self, reason: str) -> None:
+        """Make :meth:`start` refuse this cluster, saying ``reason``, until the file goes."""
+        self._write_as_owner(self.pgdata / RETIRED_FILE, reason + "\n")
+
     def status(self) -> str:
         """One line saying whether the server runs, and where."""
         if not self.is_initialized():
             return f"not initialised ({self.pgdata})"
+        if not self.is_running() and (reason := self.retired_reason()):
+            return f"stopped and retired: {reason}"
         if self.is_running():
             return f"running: {self.libpq_url()} (data in {self.pgdata})"
         return f"stopped (data in {self.pgdata})"
@@ -132,6 +149,8 @@ class EmbeddedPostgres:
                 self._initdb()
             elif self.is_running():
                 return False
+            if reason := self.retired_reason():
+                raise EmbeddedPostgresError(reason)
             self._prepare_socket_dir()
             result = self._pg_ctl(
                 "start",
@@ -153,12 +172,12 @@ class EmbeddedPostgres:
             self._ensure_database()
             return True
 
-    def stop(self) -> bool:
-        """Stop the server with a fast shutdown; True if it was running."""
+    def stop(self, *, mode: str = "fast") -> bool:
+        """Stop the server (fast shutdown; ``immediate``: as if it crashed); True if it ran."""
         with self._lock:
             if not self.is_running():
                 return False
-            result = self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast", check=False)
+            result = self._pg_ctl("stop", "-w", "-t", "60", "-m", mode, check=False)
             if result.returncode != 0:
                 raise EmbeddedPostgresError(
                     f"embedded PostgreSQL did not stop: {result.stderr.strip()}"

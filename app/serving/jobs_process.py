@@ -34,6 +34,7 @@ from app.extensions import db
 from app.history.load import LoadSampler
 from app.history.recorder import Sampler
 from app.jobs.scheduler import JobRunner, registered
+from app.jobs.sync_fallback import SyncFallbackWatcher
 from app.monitoring.reporter import Reporter
 from app.paths import PROJECT_ROOT
 
@@ -52,6 +53,8 @@ def run_jobs(app: Flask, stopping: threading.Event, interval: float = TICK_SECON
     if app.config["DB_HISTORY"]:
         load_sampler = LoadSampler(app)
         load_sampler.start()
+    sync_watcher = SyncFallbackWatcher(app)
+    sync_watcher.start()
     log.info("jobs process: %s", ", ".join(job.name for job in runner.jobs) or "no jobs")
     try:
         while not stopping.is_set():
@@ -62,6 +65,7 @@ def run_jobs(app: Flask, stopping: threading.Event, interval: float = TICK_SECON
                     db.session.remove()
             stopping.wait(interval)
     finally:
+        sync_watcher.stop()
         if load_sampler is not None:
             load_sampler.stop()
         if reporter is not None:
