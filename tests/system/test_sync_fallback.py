@@ -46,6 +46,22 @@ def commit_in_thread(url: str) -> tuple[threading.Thread, list[float]]:
     return thread, done
 
 
+def watching(url: str, *, grace: int, every_ms: int):
+    """An app on ``url`` and its fallback watcher, started: (app, watcher)."""
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url),
+            "SECRET_KEY": "fallback",
+            "TESTING": True,
+            "SYNC_FALLBACK_SECONDS": grace,
+            "SYNC_WATCH_MS": every_ms,
+        }
+    )
+    watcher = SyncFallbackWatcher(app)
+    watcher.start()
+    return app, watcher
+
+
 def setting(url: str, name: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         return conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
@@ -55,17 +71,7 @@ def test_commits_stop_waiting_after_the_grace_and_wait_again_once_the_standby_st
     degradable,
 ):
     primary = degradable.shop.url
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(primary),
-            "SECRET_KEY": "fallback",
-            "TESTING": True,
-            "SYNC_FALLBACK_SECONDS": 2,
-            "SYNC_WATCH_MS": 200,
-        }
-    )
-    watcher = SyncFallbackWatcher(app)
-    watcher.start()
+    app, watcher = watching(primary, grace=2, every_ms=200)
     try:
         names = setting(primary, "synchronous_standby_names")
         assert names  # FIRST 1 (stockroom_standby)
@@ -99,17 +105,7 @@ def test_commits_stop_waiting_after_the_grace_and_wait_again_once_the_standby_st
 def test_with_wait_the_watcher_leaves_commits_waiting(tmp_path):
     root = Path(tempfile.mkdtemp(prefix="stockroom-fallback-wait-", dir="/tmp"))
     pair = Pair(root, "stockroom_fallback_wait", if_standby_down="wait")
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(pair.shop.url),
-            "SECRET_KEY": "fallback",
-            "TESTING": True,
-            "SYNC_FALLBACK_SECONDS": 0,
-            "SYNC_WATCH_MS": 100,
-        }
-    )
-    watcher = SyncFallbackWatcher(app)
-    watcher.start()
+    app, watcher = watching(pair.shop.url, grace=0, every_ms=100)
     try:
         pair.standby.stop()
         thread, done = commit_in_thread(pair.shop.url)
