@@ -63,7 +63,8 @@ LAYOUT_JS = (Path(__file__).parent.parent / "support" / "page_layout.js").read_t
 @pytest.fixture
 def busy_console(base_app, committed, server_url):
     """Orders, half an hour of history with a deploy and a migration marked, a load
-    sample in every minute of it, and vacuumed tables (their times on the schema page)."""
+    sample in every minute of it, vacuumed tables (their times on the schema page) and
+    a transaction left open."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     with committed.sessions() as session:
         add_admin(session)
@@ -103,6 +104,13 @@ def busy_console(base_app, committed, server_url):
         session.commit()
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE products, customers")
+    # A transaction left open, holding the xmin horizon (the vacuum page lists it),
+    # whose statement is one long token: it may break, never widen the page.
+    holder = psycopg.connect(server_url, application_name="horizon-holder")
+    holder.execute("SELECT txid_current(), %s::text", ("x" * 180,))
+    holder.execute(f"SELECT 'long_{'y' * 150}' AS {'z' * 60}")
+    yield
+    holder.close()
 
 
 @pytest.fixture
